@@ -27,6 +27,14 @@ from .base import Slot, slot
 
 TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
+# slot -> (base chain, dispatch key, per-network chain name prefix)
+_DISPATCH = {
+    Slot.CROSS: ("forward", "oifname", "fwd_in_"),
+    Slot.TO_GUESTS: ("forward", "oifname", "fwd_in_"),
+    Slot.FROM_GUESTS: ("forward", "iifname", "fwd_out_"),
+    Slot.HOST_IN: ("input", "iifname", "host_in_"),
+    Slot.HOST_OUT: ("output", "oifname", "host_out_"),
+}
 
 
 class NftEmitter:
@@ -54,6 +62,7 @@ class _Chains:
     def __init__(self) -> None:
         self.regular: dict[str, list[str]] = {}
         self.nat_index: dict[tuple[str, IPNetwork], int] = {}
+        self.nat_count: dict[str, int] = {}  # NAT subnets numbered so far, per network
         # base chain -> (dispatch key expression, [(element, target chain)])
         self.dispatch: dict[str, dict[str, list[tuple[str, str]]]] = {
             "forward": {"oifname": [], "iifname": []},
@@ -78,19 +87,14 @@ class _Chains:
             ip = _IP[intent.family]
             key = (intent.network, intent.subnet)
             if key not in self.nat_index:  # subnets numbered per network, in first-seen order
-                self.nat_index[key] = sum(1 for net, _ in self.nat_index if net == intent.network)
+                self.nat_index[key] = self.nat_count.get(intent.network, 0)
+                self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
             self.chain("postrouting", f"{ip} saddr", str(intent.subnet), name).append(_rule(intent))
             return
+        base, key, prefix = _DISPATCH[kind]
+        name = prefix + intent.network
         bridge = f'"{intent.bridge}"'
-        where = {
-            Slot.CROSS: ("forward", "oifname", f"fwd_in_{intent.network}"),
-            Slot.TO_GUESTS: ("forward", "oifname", f"fwd_in_{intent.network}"),
-            Slot.FROM_GUESTS: ("forward", "iifname", f"fwd_out_{intent.network}"),
-            Slot.HOST_IN: ("input", "iifname", f"host_in_{intent.network}"),
-            Slot.HOST_OUT: ("output", "oifname", f"host_out_{intent.network}"),
-        }[kind]
-        base, key, name = where
         self.chain(base, key, bridge, name).append(_rule(intent))
 
     def render(self) -> list[str]:
