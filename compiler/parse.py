@@ -7,11 +7,12 @@ close to the cost of importing lark itself.
 from __future__ import annotations
 
 import functools
-from importlib import resources
+import os
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+import netc.grammar
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean
 from netc.ir.span import Span
 
@@ -25,7 +26,11 @@ _TERMINAL_WORDS = {
 
 @functools.cache
 def parser() -> Lark:
-    grammar = resources.files("netc.grammar").joinpath("netc.lark").read_text(encoding="utf-8")
+    # A plain path, not importlib.resources: the grammar is a file beside its package (see
+    # pyproject package-data), and importing importlib.resources costs start-up time.
+    path = os.path.join(os.path.dirname(netc.grammar.__file__), "netc.lark")
+    with open(path, encoding="utf-8") as handle:
+        grammar = handle.read()
     return Lark(
         grammar,
         parser="lalr",

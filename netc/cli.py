@@ -2,19 +2,33 @@
 
 Exit status: 0 success, 1 verification found a difference, 2 bad input or usage, 3 an internal
 error (a bug: please report it). Commands live in `netc.commands.*`, each with `register()` and
-`run()`.
+`run()`. Only the command being run is imported: `netc compile` must not pay at start-up for the
+verifier or for the host code (pyroute2), so the other commands appear in `--help` through the
+one-line summaries in `COMMANDS`, which a test keeps equal to what each module registers.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 
 from netc.diagnostics import NetcError, render
 
-COMMANDS = ("compile", "check", "verify", "import", "apply", "down", "status", "migrate", "doctor")
+# command -> the `help=` its module registers (shown by `netc --help` without importing it)
+COMMANDS = {
+    "compile": "compile network files to nft or iptables-restore text",
+    "check": "validate network files",
+    "verify": "prove an nft and an iptables ruleset equivalent, packet class by packet class",
+    "import": "print libvirt network XML as .net source",
+    "apply": "create bridges and load the rules for the networks in FILEs",
+    "down": "remove netc's rules and the bridges it created",
+    "status": "show what netc applied and whether the host still matches it",
+    "migrate": "move netc's rules to another firewall backend",
+    "doctor": "find foreign rules and settings that break netc's networks",
+}
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -28,21 +42,33 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def module_name(command: str) -> str:
+    return f"netc.commands.{'import_' if command == 'import' else command}"
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: the chosen command fully registered, the others as summaries."""
+    chosen = _command_word(sys.argv[1:] if argv is None else argv)
     parser = _Parser(prog="netc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"netc.commands.{name.replace('import', 'import_')}")
-        except ModuleNotFoundError:
+    for name, summary in COMMANDS.items():
+        if importlib.util.find_spec(module_name(name)) is None:
             continue  # a command whose module is not part of this build
-        module.register(sub)
+        if name == chosen:
+            importlib.import_module(module_name(name)).register(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line: the first argument not an option."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.run(args)
     except NetcError as err:

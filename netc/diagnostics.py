@@ -11,7 +11,6 @@ Every stage (parser, validator, verifier, host code) raises `NetcError` with one
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,6 +49,8 @@ def _order(d: Diagnostic) -> tuple:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean' hint for a misspelt keyword or name, or None when nothing is close."""
+    import difflib  # only on the error path: keeps it off `netc compile`'s start-up
+
     close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
