@@ -1,0 +1,75 @@
+"""The compiler's public face: sources in, intents and emitted text out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netc.diagnostics import Diagnostic, NetcError
+from netc.emitters import TARGETS, header
+from netc.ir.intents import Intent
+from netc.ir.model import Network, Program
+
+from .build import build
+from .lower import lower
+from .parse import parse
+from .sources import read_source
+from .validate import cross_check
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    program: Program
+    intents: tuple[Intent, ...]
+    sources: dict[str, str]  # file name -> text, for rendering diagnostics
+
+
+def networks_from_text(text: str, filename: str) -> tuple[list[Network], list[Diagnostic]]:
+    """Parse and build one source; syntax errors raise, value errors are returned."""
+    return build(parse(text, filename), filename)
+
+
+def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
+    """Compile (filename, text) pairs into one program; raises NetcError with every problem."""
+    networks: list[Network] = []
+    problems: list[Diagnostic] = []
+    for filename, text in sources:
+        try:
+            nets, found = networks_from_text(text, filename)
+        except NetcError as err:
+            problems += err.diagnostics
+            continue
+        networks += nets
+        problems += found
+    if not problems:
+        problems += cross_check(networks)
+    if problems:
+        raise NetcError(problems)
+    program = Program(tuple(networks))
+    return Compiled(program, tuple(lower(program.networks)), dict(sources))
+
+
+def compile_files(paths: Sequence[str]) -> Compiled:
+    """Read and compile files; every unreadable file is reported, not only the first."""
+    sources, problems = [], []
+    for path in paths:
+        try:
+            sources.append((path, read_source(path)))
+        except NetcError as err:
+            problems += err.diagnostics
+    if problems:
+        raise NetcError(problems)
+    return compile_sources(sources)
+
+
+def emit(compiled: Compiled, target: str, remove: bool = False) -> str:
+    """Print the compiled intents for a target ("nft", "iptables", "ip6tables")."""
+    emitter = TARGETS[target]
+    names = [name.rsplit("/", 1)[-1] for name in compiled.sources]
+    body = emitter.teardown() if remove else emitter.setup(compiled.intents)
+    return header(emitter, names, remove) + body
+
+
+def compile_text(text: str, filename: str, target: str, remove: bool = False) -> str:
+    """Compile one source text straight to a target's text (raises NetcError on bad input)."""
+    return emit(compile_sources([(filename, text)]), target, remove)

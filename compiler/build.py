@@ -1,0 +1,347 @@
+"""Syntax tree → network model, reading and checking every value on the way.
+
+All problems found are collected and raised together, so one run shows every independent
+mistake in a file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lark import Token, Tree
+
+from netc.diagnostics import Diagnostic, NetcError, did_you_mean
+from netc.ir.model import (
+    DEFAULT_NAT_PORTS,
+    AddressRange,
+    DhcpHost,
+    Family,
+    Forward,
+    Mode,
+    Network,
+    PortRange,
+    Subnet,
+)
+from netc.ir.span import Span
+
+from . import names
+
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
+
+
+class _Invalid(Exception):
+    """A value could not be read; the diagnostic has been recorded already."""
+
+
+class Builder:
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.problems: list[Diagnostic] = []
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def span(self, node: Tree | Token) -> Span:
+        if isinstance(node, Token):
+            return Span(self.filename, node.line, node.column, node.end_line, node.end_column)
+        meta = node.meta
+        return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def error(self, node: Tree | Token | Span, message: str, hint: str | None = None) -> None:
+        span = node if isinstance(node, Span) else self.span(node)
+        self.problems.append(Diagnostic(message, span, hint))
+
+    def fail(self, node: Tree | Token, message: str, hint: str | None = None) -> Any:
+        self.error(node, message, hint)
+        raise _Invalid
+
+    def text(self, token: Token) -> str:
+        value = str(token)
+        if token.type == "STRING":
+            value = value[1:-1]
+        return value
+
+    def checked(self, token: Token, problem: Callable[[str], str | None]) -> str:
+        value = self.text(token)
+        issue = problem(value)
+        if issue:
+            self.fail(token, issue)
+        return value
+
+    def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        try:
+            return ipaddress.ip_address(str(token))
+        except ValueError:
+            return self.fail(token, f"'{token}' is not an IPv4 or IPv6 address")
+
+    def range_tokens(self, node: Tree) -> tuple[Token, Token]:
+        tokens = node.children
+        if len(tokens) == 2:
+            return tokens[0], tokens[1]
+        word = tokens[0]
+        if str(word).count("-") != 1:
+            self.fail(word, f"'{word}' is not a range", "write a range as 'FIRST - LAST'")
+        first, last = str(word).split("-")
+        left = Token("WORD", first, line=word.line, column=word.column)
+        left.end_line, left.end_column = word.line, word.column + len(first)
+        right = Token("WORD", last, line=word.line, column=word.column + len(first) + 1)
+        right.end_line, right.end_column = word.end_line, word.end_column
+        return left, right
+
+    def address_range(self, node: Tree) -> AddressRange:
+        a, b = self.range_tokens(node)
+        first, last = self.address(a), self.address(b)
+        if first.version != last.version:
+            self.fail(node, f"range {first} - {last} mixes IPv4 and IPv6")
+        if first > last:
+            self.fail(node, f"range {first} - {last} is reversed", f"write {last} - {first}")
+        return AddressRange(first, last)
+
+    def port(self, token: Token) -> int:
+        if not str(token).isdigit() or not 1 <= int(str(token)) <= 65535:
+            self.fail(token, f"'{token}' is not a port number (1-65535)")
+        return int(str(token))
+
+    def port_range(self, node: Tree) -> PortRange:
+        a, b = self.range_tokens(node)
+        first, last = self.port(a), self.port(b)
+        if first > last:
+            self.fail(node, f"port range {first}-{last} is reversed", f"write {last} - {first}")
+        return PortRange(first, last)
+
+    def once(self, seen: dict[str, Tree], key: str, node: Tree, where: str) -> bool:
+        if key in seen:
+            first = seen[key].meta.line
+            self.error(node, f"'{key}' given twice in {where}", f"the first is on line {first}")
+            return False
+        seen[key] = node
+        return True
+
+    # -- structure -----------------------------------------------------------------------------
+
+    def networks(self, tree: Tree) -> list[Network]:
+        built = []
+        for node in tree.children:
+            try:
+                built.append(self.network(node))
+            except _Invalid:
+                pass
+        return built
+
+    def network(self, node: Tree) -> Network:
+        name_token, *stmts = node.children
+        if isinstance(name_token, Tree):  # a keyword used as a network name
+            name_token = name_token.children[0]
+        name = self.text(name_token)
+        if issue := names.network_problem(name):
+            self.error(name_token, issue)
+        seen: dict[str, Tree] = {}
+        bridge: str | None = None
+        forward: Forward | None = None
+        subnets: list[Subnet] = []
+        dns, ipv6_guests = True, False
+        ok = True
+        for stmt in stmts:
+            try:
+                if stmt.data == "bridge" and self.once(seen, "bridge", stmt, f"network '{name}'"):
+                    bridge = self.checked(stmt.children[0], names.interface_problem)
+                elif stmt.data == "forward" and self.once(
+                    seen, "forward", stmt, f"network '{name}'"
+                ):
+                    forward = self.forward(stmt)
+                elif stmt.data == "ip_block":
+                    subnets.append(self.subnet(stmt))
+                elif stmt.data == "dns" and self.once(seen, "dns", stmt, f"network '{name}'"):
+                    dns = self.switch(stmt)
+                elif stmt.data == "ipv6_flag" and self.once(
+                    seen, "ipv6", stmt, f"network '{name}'"
+                ):
+                    ipv6_guests = self.switch(stmt)
+            except _Invalid:
+                ok = False
+        if bridge is None and "bridge" not in seen:
+            self.error(
+                name_token,
+                f"network '{name}' has no bridge",
+                "add a line 'bridge virbr0' naming the bridge the guests attach to",
+            )
+            raise _Invalid
+        if not ok or bridge is None:
+            raise _Invalid
+        if forward is None:  # libvirt: a network without <forward> is isolated
+            forward = Forward(
+                Mode.ISOLATED, None, (), DEFAULT_NAT_PORTS, False, False, self.span(name_token)
+            )
+        self.check_forward_fits(forward, subnets, name)
+        return Network(name, bridge, forward, tuple(subnets), dns, ipv6_guests, self.span(node))
+
+    def switch(self, stmt: Tree) -> bool:
+        return str(stmt.children[0].children[0]) == "on"
+
+    def forward(self, stmt: Tree) -> Forward:
+        mode_token = stmt.children[0].children[0]
+        mode = Mode(str(mode_token))
+        dev = None
+        addresses: list[AddressRange] = []
+        ports = DEFAULT_NAT_PORTS
+        ipv6_nat = stateful = False
+        seen: dict[str, Tree] = {}
+        bad = False
+        body = stmt.children[1].children if len(stmt.children) > 1 else []
+        nat_only = {"nat_address": "address", "nat_ports": "ports", "ipv6_nat": "ipv6 nat"}
+        for opt in body:
+            try:
+                if opt.data in nat_only and mode is not Mode.NAT:
+                    self.fail(
+                        opt,
+                        f"'{nat_only[opt.data]}' only applies to 'forward nat', not '{mode.value}'",
+                    )
+                if opt.data == "inbound" and mode is not Mode.ROUTE:
+                    self.fail(opt, f"'inbound' only applies to 'forward route', not '{mode.value}'")
+                if opt.data == "forward_dev":
+                    if mode in (Mode.OPEN, Mode.ISOLATED):
+                        self.fail(opt, f"'dev' does not apply to 'forward {mode.value}'")
+                    if self.once(seen, "dev", opt, "'forward'"):
+                        dev = self.checked(opt.children[0], names.interface_problem)
+                elif opt.data == "nat_address":
+                    rng = self.address_range(opt.children[0])
+                    if any(r.family is rng.family for r in addresses):
+                        self.fail(
+                            opt,
+                            f"a second {rng.family.value} NAT address range",
+                            "give one range per address family",
+                        )
+                    addresses.append(rng)
+                elif opt.data == "nat_ports" and self.once(seen, "ports", opt, "'forward'"):
+                    ports = self.port_range(opt.children[0])
+                elif opt.data == "ipv6_nat" and self.once(seen, "ipv6 nat", opt, "'forward'"):
+                    ipv6_nat = True
+                elif opt.data == "inbound" and self.once(seen, "inbound", opt, "'forward'"):
+                    stateful = str(opt.children[0].children[0]) == "stateful"
+            except _Invalid:
+                bad = True
+        if bad:
+            raise _Invalid
+        return Forward(mode, dev, tuple(addresses), ports, ipv6_nat, stateful, self.span(stmt))
+
+    def subnet(self, stmt: Tree) -> Subnet:
+        token = stmt.children[0]
+        value = str(token)
+        if "/" not in value:
+            self.fail(
+                token,
+                f"'{value}' needs a prefix length",
+                f"write the gateway as {value}/24 (or /64 for IPv6)",
+            )
+        try:
+            gateway = ipaddress.ip_interface(value)
+        except ValueError:
+            self.fail(
+                token, f"'{value}' is not an address with a prefix length (like 192.168.122.1/24)"
+            )
+        net = gateway.network
+        if (
+            gateway.version == 4
+            and net.prefixlen > 30
+            or gateway.version == 6
+            and net.prefixlen > 126
+        ):
+            self.fail(
+                token,
+                f"prefix /{net.prefixlen} leaves no room for guests",
+                "use a shorter prefix such as /24 or /64",
+            )
+        if gateway.ip == net.network_address:
+            self.fail(
+                token,
+                f"{gateway.ip} is the network address of {net}",
+                "the gateway is the host's own address, e.g. the first usable one",
+            )
+        if gateway.version == 4 and gateway.ip == net.broadcast_address:
+            self.fail(token, f"{gateway.ip} is the broadcast address of {net}")
+        ranges: list[AddressRange] = []
+        hosts: list[DhcpHost] = []
+        tftp = bootp = None
+        server = None
+        seen: dict[str, Tree] = {}
+        bad = False
+        body = stmt.children[1].children if len(stmt.children) > 1 else []
+        for opt in body:
+            try:
+                if opt.data in ("tftp", "bootp") and gateway.version == 6:
+                    self.fail(
+                        opt, f"'{opt.data}' is IPv4 only (libvirt serves TFTP and BOOTP over IPv4)"
+                    )
+                if opt.data == "dhcp_range":
+                    ranges.append(self.dhcp_range(opt, gateway))
+                elif opt.data == "dhcp_host":
+                    hosts.append(self.dhcp_host(opt, gateway))
+                elif opt.data == "tftp" and self.once(seen, "tftp", opt, f"ip {value}"):
+                    tftp = self.checked(opt.children[0], names.path_problem)
+                elif opt.data == "bootp" and self.once(seen, "bootp", opt, f"ip {value}"):
+                    bootp = self.checked(opt.children[0], names.path_problem)
+                    if len(opt.children) > 1:
+                        server = self.address(opt.children[1].children[0])
+            except _Invalid:
+                bad = True
+        if bad:
+            raise _Invalid
+        return Subnet(gateway, tuple(ranges), tuple(hosts), tftp, bootp, server, self.span(stmt))
+
+    def dhcp_range(self, opt: Tree, gateway) -> AddressRange:
+        rng = self.address_range(opt.children[0])
+        net = gateway.network
+        if rng.first.version != gateway.version:
+            self.fail(
+                opt,
+                f"DHCP range {rng.first} - {rng.last} is not {Family.of(gateway).value} like its subnet {net}",
+            )
+        if rng.first not in net or rng.last not in net:
+            self.fail(opt, f"DHCP range {rng.first} - {rng.last} is not inside {net}")
+        if gateway.version == 4 and (
+            rng.first == net.network_address or rng.last == net.broadcast_address
+        ):
+            self.fail(
+                opt,
+                f"DHCP range {rng.first} - {rng.last} includes the network or broadcast address of {net}",
+            )
+        return rng
+
+    def dhcp_host(self, opt: Tree, gateway) -> DhcpHost:
+        token, *extras = opt.children
+        address = self.address(token)
+        if address.version != gateway.version or address not in gateway.network:
+            self.fail(token, f"DHCP host address {address} is not inside {gateway.network}")
+        mac = name = None
+        for extra in extras:
+            if extra.data == "host_mac":
+                mac = str(extra.children[0])
+                if not _MAC.match(mac):
+                    self.fail(
+                        extra.children[0], f"'{mac}' is not a MAC address (like 52:54:00:12:34:56)"
+                    )
+            else:
+                name = self.checked(extra.children[0], names.path_problem)
+        return DhcpHost(address, mac, name, self.span(opt))
+
+    def check_forward_fits(self, forward: Forward, subnets: list[Subnet], name: str) -> None:
+        for rng in forward.nat_addresses:
+            if forward.mode is Mode.NAT and rng.family is Family.IPV6 and not forward.ipv6_nat:
+                self.error(
+                    forward.span,
+                    f"network '{name}' has an IPv6 NAT address but no 'ipv6 nat'",
+                    "add 'ipv6 nat' to the forward block",
+                )
+
+
+def hint_for_mode(word: str) -> str | None:
+    return did_you_mean(word, [m.value for m in Mode])
+
+
+def build(tree: Tree, filename: str) -> tuple[list[Network], list[Diagnostic]]:
+    """Build the networks of one file; returns them with every problem found."""
+    builder = Builder(filename)
+    networks = builder.networks(tree)
+    return networks, builder.problems

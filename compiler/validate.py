@@ -1,0 +1,55 @@
+"""Checks that need every network at once: unique names and bridges, no overlapping subnets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netc.diagnostics import Diagnostic
+from netc.ir.model import Network
+
+
+def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+    by_name: dict[str, Network] = {}
+    by_bridge: dict[str, Network] = {}
+    for net in networks:
+        if net.name in by_name:
+            first = by_name[net.name].span
+            problems.append(
+                Diagnostic(
+                    f"network '{net.name}' is declared twice", net.span, f"the first is at {first}"
+                )
+            )
+        by_name.setdefault(net.name, net)
+        if net.bridge in by_bridge:
+            other = by_bridge[net.bridge]
+            problems.append(
+                Diagnostic(
+                    f"networks '{other.name}' and '{net.name}' both use bridge '{net.bridge}'",
+                    net.span,
+                    "every network needs a bridge of its own",
+                )
+            )
+        by_bridge.setdefault(net.bridge, net)
+    subnets = [(net, s) for net in networks for s in net.subnets]
+    for i, (net_a, a) in enumerate(subnets):
+        for net_b, b in subnets[:i]:
+            if a.family is b.family and a.network.overlaps(b.network):
+                where = "on the same bridge" if net_a is net_b else f"network '{net_b.name}'"
+                problems.append(
+                    Diagnostic(
+                        f"subnet {a.network} overlaps {b.network} ({where})",
+                        a.span,
+                        f"{b.network} is declared at {b.span}",
+                    )
+                )
+    for net in networks:
+        dev = net.forward.dev
+        if dev is not None and dev in by_bridge:
+            problems.append(
+                Diagnostic(
+                    f"network '{net.name}' forwards through '{dev}', which is the bridge of network '{by_bridge[dev].name}'",
+                    net.forward.span,
+                )
+            )
+    return problems

@@ -1,0 +1,161 @@
+"""`nft -f` text: one `inet netc` table, replaced atomically.
+
+The script starts with `table inet netc {}` + `delete table inet netc`, so loading it creates,
+or replaces, the whole table in one transaction: loading twice leaves what loading once does, and
+no other table is touched. Interfaces are matched by name (`iifname`/`oifname`) so the rules load
+before the bridges exist. Base chains dispatch to per-network chains through verdict maps keyed
+by interface name or source subnet, so a packet's cost does not grow with the number of networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netc.ir.intents import (
+    ForwardAllowIn,
+    ForwardAllowOut,
+    ForwardCross,
+    ForwardReject,
+    HostAccept,
+    Intent,
+    NatExclude,
+    NatTranslate,
+)
+from netc.ir.model import AddressRange, Family, IPNetwork
+
+from .base import Slot, slot
+
+TABLE = "inet netc"
+_IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
+
+
+class NftEmitter:
+    name = "nft"
+    loader = "nft -f FILE"
+
+    def setup(self, intents: Sequence[Intent]) -> str:
+        chains = _Chains()
+        for intent in intents:
+            chains.add(intent)
+        if chains.empty:
+            return self.teardown()
+        lines = [f"table {TABLE} {{}}", f"delete table {TABLE}", f"table {TABLE} {{"]
+        lines += chains.render()
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def teardown(self) -> str:
+        return f"table {TABLE} {{}}\ndelete table {TABLE}\n"
+
+
+class _Chains:
+    """Per-network chains plus the base chains that dispatch to them, in first-seen order."""
+
+    def __init__(self) -> None:
+        self.regular: dict[str, list[str]] = {}
+        self.nat_index: dict[tuple[str, IPNetwork], int] = {}
+        # base chain -> (dispatch key expression, [(element, target chain)])
+        self.dispatch: dict[str, dict[str, list[tuple[str, str]]]] = {
+            "forward": {"oifname": [], "iifname": []},
+            "input": {"iifname": []},
+            "output": {"oifname": []},
+            "postrouting": {"ip saddr": [], "ip6 saddr": []},
+        }
+
+    @property
+    def empty(self) -> bool:
+        return not self.regular
+
+    def chain(self, base: str, key: str, element: str, name: str) -> list[str]:
+        if name not in self.regular:
+            self.regular[name] = []
+            self.dispatch[base][key].append((element, name))
+        return self.regular[name]
+
+    def add(self, intent: Intent) -> None:
+        kind = slot(intent)
+        if kind is Slot.SOURCE_NAT:
+            ip = _IP[intent.family]
+            key = (intent.network, intent.subnet)
+            if key not in self.nat_index:  # subnets numbered per network, in first-seen order
+                self.nat_index[key] = sum(1 for net, _ in self.nat_index if net == intent.network)
+            name = f"nat_{intent.network}_{self.nat_index[key]}"
+            self.chain("postrouting", f"{ip} saddr", str(intent.subnet), name).append(_rule(intent))
+            return
+        bridge = f'"{intent.bridge}"'
+        where = {
+            Slot.CROSS: ("forward", "oifname", f"fwd_in_{intent.network}"),
+            Slot.TO_GUESTS: ("forward", "oifname", f"fwd_in_{intent.network}"),
+            Slot.FROM_GUESTS: ("forward", "iifname", f"fwd_out_{intent.network}"),
+            Slot.HOST_IN: ("input", "iifname", f"host_in_{intent.network}"),
+            Slot.HOST_OUT: ("output", "oifname", f"host_out_{intent.network}"),
+        }[kind]
+        base, key, name = where
+        self.chain(base, key, bridge, name).append(_rule(intent))
+
+    def render(self) -> list[str]:
+        out: list[str] = []
+        hooks = {
+            "forward": "type filter hook forward priority filter; policy accept;",
+            "input": "type filter hook input priority filter; policy accept;",
+            "output": "type filter hook output priority filter; policy accept;",
+            "postrouting": "type nat hook postrouting priority srcnat; policy accept;",
+        }
+        for base, keys in self.dispatch.items():
+            maps = [(key, elems) for key, elems in keys.items() if elems]
+            if not maps:
+                continue
+            out += [f"\tchain {base} {{", f"\t\t{hooks[base]}"]
+            for key, elems in maps:
+                body = ", ".join(f"{element} : jump {target}" for element, target in elems)
+                out.append(f"\t\t{key} vmap {{ {body} }}")
+            out.append("\t}")
+        for name, rules in self.regular.items():
+            out.append(f"\tchain {name} {{")
+            out += [f"\t\t{rule}" for rule in rules]
+            out.append("\t}")
+        return out
+
+
+def _family(intent: Intent) -> str:
+    return f"meta nfproto {intent.family.value}"
+
+
+def _dev(match: str, dev: str | None) -> str:
+    return f' {match} "{dev}"' if dev else ""
+
+
+def _rule(intent: Intent) -> str:
+    ip = _IP[intent.family]
+    match intent:
+        case ForwardCross():
+            return f'{_family(intent)} iifname "{intent.bridge}" accept'
+        case ForwardAllowIn():
+            state = " ct state established,related" if intent.established_only else ""
+            return f"{ip} daddr {intent.subnet}{_dev('iifname', intent.in_dev)}{state} accept"
+        case ForwardAllowOut():
+            return f"{ip} saddr {intent.subnet}{_dev('oifname', intent.out_dev)} accept"
+        case ForwardReject():
+            return f"{_family(intent)} reject"
+        case HostAccept():
+            return f"{_family(intent)} {intent.proto.value} dport {intent.port} accept"
+        case NatExclude():
+            return f"{ip} daddr {intent.destination}{_dev('oifname', intent.out_dev)} return"
+        case NatTranslate():
+            head = f"{ip} daddr != {intent.subnet}{_dev('oifname', intent.out_dev)}"
+            if intent.proto is not None:
+                head += f" meta l4proto {intent.proto.value}"
+            ports = f":{intent.ports.first}-{intent.ports.last}" if intent.ports else ""
+            if intent.to_addresses is None:
+                return f"{head} masquerade" + (f" to {ports}" if ports else "")
+            return f"{head} snat {ip} to {_addresses(intent.to_addresses, bool(ports))}{ports}"
+    raise TypeError(f"nft cannot print {intent!r}")
+
+
+def _addresses(rng: AddressRange, with_ports: bool) -> str:
+    def one(addr) -> str:
+        return f"[{addr}]" if addr.version == 6 and with_ports else str(addr)
+
+    if rng.first == rng.last:
+        return one(rng.first)
+    return f"{one(rng.first)}-{one(rng.last)}"

@@ -1,0 +1,127 @@
+"""The network model: what the user declared, after validation.
+
+This is the first IR level. It says nothing about chains or rules; `compiler.lower` turns it into
+intents (`ir.intents`).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+
+from .span import Span
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Family(enum.Enum):
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+    @classmethod
+    def of(cls, value: IPAddress | IPInterface | IPNetwork) -> "Family":
+        return cls.IPV4 if value.version == 4 else cls.IPV6
+
+
+class Mode(enum.Enum):
+    """libvirt's forward modes that get firewall rules (plus `open`, which gets none)."""
+
+    NAT = "nat"
+    ROUTE = "route"
+    OPEN = "open"
+    ISOLATED = "isolated"
+
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+
+DEFAULT_NAT_PORTS = PortRange(1024, 65535)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRange:
+    """An inclusive range of addresses of one family (`first == last` for a single address)."""
+
+    first: IPAddress
+    last: IPAddress
+
+    @property
+    def family(self) -> Family:
+        return Family.of(self.first)
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpHost:
+    address: IPAddress
+    mac: str | None
+    name: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    """One `ip` block: the host's gateway address on the bridge, its prefix, and what it serves."""
+
+    gateway: IPInterface
+    dhcp_ranges: tuple[AddressRange, ...]
+    dhcp_hosts: tuple[DhcpHost, ...]
+    tftp_root: str | None
+    bootp_file: str | None
+    bootp_server: IPAddress | None
+    span: Span
+
+    @property
+    def family(self) -> Family:
+        return Family.of(self.gateway)
+
+    @property
+    def network(self) -> IPNetwork:
+        return self.gateway.network
+
+    @property
+    def serves_dhcp(self) -> bool:
+        return bool(self.dhcp_ranges or self.dhcp_hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    mode: Mode
+    dev: str | None
+    nat_addresses: tuple[AddressRange, ...]  # at most one per family
+    nat_ports: PortRange
+    ipv6_nat: bool
+    stateful_inbound: bool  # route mode: only established/related traffic may enter
+    span: Span
+
+    def nat_address_for(self, family: Family) -> AddressRange | None:
+        return next((r for r in self.nat_addresses if r.family is family), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    name: str
+    bridge: str
+    forward: Forward
+    subnets: tuple[Subnet, ...]
+    dns: bool
+    ipv6_guests: bool  # libvirt's <network ipv6='yes'>: IPv6 between guests without a subnet
+    span: Span
+
+    def subnets_of(self, family: Family) -> tuple[Subnet, ...]:
+        return tuple(s for s in self.subnets if s.family is family)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """Every network of one compilation, in source order."""
+
+    networks: tuple[Network, ...]

@@ -1,0 +1,32 @@
+"""`netc compile FILE... --target nft|iptables|ip6tables [--remove] [-o OUT]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from netc.compiler.api import compile_files, emit
+from netc.emitters import TARGETS
+from netc.output import write_output
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compile",
+        help="compile network files to nft or iptables-restore text",
+        description="Compile .net files into one ruleset for a firewall backend.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help=".net file(s); '-' reads stdin")
+    p.add_argument(
+        "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
+    )
+    p.add_argument("--remove", action="store_true", help="print the teardown instead")
+    p.add_argument(
+        "-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    compiled = compile_files(args.files)
+    write_output(emit(compiled, args.target, remove=args.remove), args.output)
+    return 0

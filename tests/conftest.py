@@ -1,0 +1,1 @@
+from kernel_support import scratch_ns  # noqa: F401  (fixture shared by every test module)

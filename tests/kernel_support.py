@@ -1,0 +1,78 @@
+"""Shared helpers for tests that need root and network namespaces.
+
+Such tests skip with a clear reason on a machine that cannot run them, except under CI (the
+`CI` environment variable set), where a missing capability is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+
+import pytest
+
+_counter = itertools.count()
+
+
+def kernel_unavailable() -> str | None:
+    """Why kernel tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    for tool in ("ip", "nft", "iptables-restore", "ip6tables-restore"):
+        if shutil.which(tool) is None:
+            return f"needs the '{tool}' binary (Debian packages iproute2, nftables, iptables)"
+    name = unique_name("probe")
+    try:
+        subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    except subprocess.CalledProcessError as err:
+        return f"cannot create a network namespace: {err.stderr.decode().strip()}"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
+
+
+def require_kernel() -> None:
+    """Skip (or, under CI, fail) the calling test when namespaces are unavailable."""
+    reason = _reason()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"kernel test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+_cached: list[str | None] = []
+
+
+def _reason() -> str | None:
+    if not _cached:
+        _cached.append(kernel_unavailable())
+    return _cached[0]
+
+
+def unique_name(tag: str) -> str:
+    """A namespace name no other test or process uses: netc-<tag>-<pid>-<n> (≤ 32 chars)."""
+    return f"netc-{tag}-{os.getpid()}-{next(_counter)}"[:32]
+
+
+def nsrun(ns: str, *argv: str, input: str | None = None, check: bool = True) -> str:
+    """Run a command inside namespace `ns`; returns stdout, raises with stderr on failure."""
+    proc = subprocess.run(
+        ["ip", "netns", "exec", ns, *argv], input=input, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed in {ns}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@pytest.fixture
+def scratch_ns():
+    """A fresh, empty network namespace, deleted afterwards whatever happens."""
+    require_kernel()
+    name = unique_name("scr")
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
