@@ -472,6 +472,8 @@ class _RuleParser:
         elif opt in ("--jump", "--goto"):
             if self.target is not None:
                 raise ParityError("a second target", loc)
+            if arg.text in UNSUPPORTED_TARGETS:
+                raise ParityError(f"unsupported target {arg.text}", self.loc_of(arg))
             self.target = arg.text
             self.target_word = arg
             self.is_goto = opt == "--goto"
