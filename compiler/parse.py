@@ -114,9 +114,7 @@ def _grammar() -> _Grammar:
     for name in (by_text["network"], "WORD", by_text["{"]):
         probe.feed_token(Token(name, literals.get(name, "x")))
     statements = frozenset(t for t in probe.choices() if t in keywords)
-    return _Grammar(
-        keywords, literals, statements, by_text["network"], by_text["{"], by_text["}"]
-    )
+    return _Grammar(keywords, literals, statements, by_text["network"], by_text["{"], by_text["}"])
 
 
 def parse(text: str, filename: str) -> Tree:
@@ -413,9 +411,7 @@ class _Recovery:
                     span,
                     f'write a name that is a keyword in quotes: "{tok}"',
                 )
-            return Diagnostic(
-                f"missing {what} after '{shown(prev_text)}'", self.span(prev), None
-            )
+            return Diagnostic(f"missing {what} after '{shown(prev_text)}'", self.span(prev), None)
         if tok.type == g.rbrace and self.depth == 0:
             return Diagnostic("unmatched '}'", span, "no block is open here")
         if (
@@ -449,7 +445,9 @@ class _Recovery:
                 hint = f"'{text}' goes inside a network: network NAME {{ {text} ... }}"
             elif text in _BELONGS:
                 hint = f"'{text}' belongs {_BELONGS[text]}"
-        return Diagnostic(f"unexpected {found}; expected {self.describe_expected(expected)}", span, hint)
+        return Diagnostic(
+            f"unexpected {found}; expected {self.describe_expected(expected)}", span, hint
+        )
 
     def lex_problem(self, err: UnexpectedCharacters, pos: int, skip: int) -> Diagnostic:
         char = self.text[pos]
