@@ -51,6 +51,7 @@ def _special(ip: IPAddress) -> str | None:
     return None
 
 
+_FAMILY = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
 
@@ -259,7 +260,7 @@ class Builder:
                     if any(r.family is rng.family for r in addresses):
                         self.fail(
                             opt,
-                            f"a second {rng.family.value} NAT address range",
+                            f"a second {_FAMILY[rng.family]} NAT address range",
                             "give one range per address family",
                         )
                     addresses.append(rng)
@@ -383,11 +384,11 @@ class Builder:
             keys.append(("name", host.name.lower()))
         for kind, key in keys:
             if (kind, key) in seen:
-                first = seen[(kind, key)].span.line
+                first = seen[(kind, key)].span
                 self.fail(
                     host.span,
                     f"DHCP host {kind} {key} is given twice",
-                    f"the first is on line {first}",
+                    f"the first is at line {first.line}, column {first.column}",
                 )
             seen[(kind, key)] = host
 
@@ -400,8 +401,8 @@ class Builder:
         if rng.first.version != gateway.version:
             self.fail(
                 opt,
-                f"DHCP range {shown_range} is {rng.family.value} but its subnet {net} is "
-                f"{Family.of(gateway).value}",
+                f"DHCP range {shown_range} is IPv{rng.first.version} but its subnet {net} "
+                f"is IPv{gateway.version}",
             )
         if rng.first not in net or rng.last not in net:
             self.fail(opt, f"DHCP range {shown_range} is not inside {net}")
@@ -498,8 +499,8 @@ class Builder:
                 for extra in serving[1:]:
                     self.error(
                         extra.span,
-                        f"network '{name}' serves {what} on a second {family.value} subnet",
-                        f"libvirt serves {what} on one {family.value} subnet per network; "
+                        f"network '{name}' serves {what} on a second {_FAMILY[family]} subnet",
+                        f"libvirt serves {what} on one {_FAMILY[family]} subnet per network; "
                         f"the first is on line {serving[0].span.line}",
                     )
 

@@ -165,6 +165,7 @@ class _Recovery:
         self.damaged: set[tuple[int, int]] = set()
         self.skipping = False
         self.resume_inside = False  # while skipping: is a network open in the rewound parser?
+        self.failed_at: Token | None = None  # the token the last syntax error was reported at
 
     # -- driver --------------------------------------------------------------------------------
 
@@ -219,14 +220,43 @@ class _Recovery:
             self.network_start = (tok.line, tok.column)
         elif tok.type in g.statements and self.depth == 1 and tok.type in choices:
             self.stmt = self.ip.copy(deepcopy_values=False)
+        before = self.ip.copy(deepcopy_values=False)
         try:
             self.ip.feed_token(tok)
-        except UnexpectedToken as err:
-            self.problems.append(self.describe(tok, set(err.expected)))
+        except UnexpectedToken:
+            # Not err.expected: LALR merges look-ahead sets, so in a state reached through a
+            # shared rule (a name after 'bridge' and after 'dev') the table lists tokens that are
+            # wrong here. accepts() tries each one on a copy and keeps those that really fit.
+            expected = before.accepts()
+            self.problems.append(self.describe(tok, expected))
+            self.failed_at = tok
             self.mark_damaged()
-            self.rewind(tok, set(err.expected))
+            if not self.close_blocks_for(tok, before, expected):
+                self.rewind(tok, expected)
             return
         self.fed(tok)
+
+    def close_blocks_for(self, tok: Token, before: InteractiveParser, expected: set[str]) -> bool:
+        """A network statement inside an inner block means that block's '}' is missing (the
+        message says so): supply it and carry on, rather than also reporting the network as
+        unclosed later. True when that repair worked."""
+        g = self.g
+        if tok.type not in g.statements or self.depth < 2 or g.rbrace not in expected:
+            return False
+        trial, depth = before, self.depth
+        while depth > 1:
+            try:
+                trial.feed_token(Token.new_borrow_pos(g.rbrace, "}", tok))
+            except UnexpectedToken:
+                return False
+            depth -= 1
+        if tok.type not in trial.choices():
+            return False
+        self.ip, self.depth = trial, depth
+        self.blocks = self.blocks[:depth]
+        self.recent = []
+        self.advance(tok)
+        return True
 
     def fed(self, tok: Token) -> None:
         """Book-keeping after the parser accepted a token: braces, open blocks, snapshots."""
@@ -253,10 +283,12 @@ class _Recovery:
         end = self.end_token()
         if self.skipping:
             return self.resync(end) or Tree("start", [])
+        before = self.ip.copy(deepcopy_values=False)
         try:
             return self.ip.feed_token(end)
-        except UnexpectedToken as err:
-            self.problems.append(self.describe(end, set(err.expected)))
+        except UnexpectedToken:
+            self.problems.append(self.describe(end, before.accepts()))
+            self.failed_at = end
             self.mark_damaged()
             self.rewind()
             return self.resync(end) or Tree("start", [])
@@ -287,10 +319,19 @@ class _Recovery:
         """While skipping: decide whether `tok` is where parsing can resume, and resume."""
         g = self.g
         if tok.type == "$END":
+            if self.depth >= 1 and self.blocks and tok is not self.failed_at:
+                block = self.blocks[0]
+                self.problems.append(
+                    Diagnostic(
+                        f"missing '}}' to close {block.label} at end of file",
+                        self.span(tok),
+                        f"{block.label} is opened at line {block.line}",
+                    )
+                )
             self.close_network(tok)
             return self.feed_or_none(tok)
         if tok.type == g.network:
-            if self.depth >= 1 and self.blocks:
+            if self.depth >= 1 and self.blocks and tok is not self.failed_at:
                 block = self.blocks[0]
                 self.problems.append(
                     Diagnostic(
@@ -383,8 +424,8 @@ class _Recovery:
         listing = [f"'{w}'" for w in words] + others
         if "$END" in expected:
             listing.append("end of file")
-        if len(listing) == 1:
-            return listing[0]
+        if len(listing) <= 2:
+            return " or ".join(listing)
         return "one of: " + ", ".join(listing)
 
     def describe(self, tok: Token, expected: set[str]) -> Diagnostic:
@@ -427,7 +468,20 @@ class _Recovery:
                 "a network's statements go in braces: network NAME { bridge virbr0 ... }",
             )
         hint = None
-        if tok.type == "WORD":
+        if tok.type == "WORD" and not all(_visible(c) for c in str(tok)):
+            odd = next(c for c in str(tok) if not _visible(c))
+            hint = f"it contains the invisible character {_codepoint(odd)}"
+        elif (
+            tok.type == "WORD"
+            and prev is not None
+            and prev.type in _NAMES
+            and (prev.end_line == tok.line)
+        ):
+            hint = (
+                f"a name is one word: if '{shown(prev_text)} {shown(str(tok))}' is meant as one, "
+                "it cannot contain spaces"
+            )
+        elif tok.type == "WORD":
             word = str(tok)
             keywords = [g.keywords[t] for t in expected if t in g.keywords]
             if word.lower() in keywords:
@@ -460,10 +514,8 @@ class _Recovery:
             return Diagnostic(
                 "unexpected ';'", span, "statements end at the next keyword; drop the ';'"
             )
-        name = unicodedata.name(char, None)
-        described = f"U+{ord(char):04X}" + (f" ({name.lower()})" if name else "")
         return Diagnostic(
-            f"unexpected character {described}",
+            f"unexpected character {_codepoint(char)}",
             Span(self.filename, err.line, err.column, err.line, err.column + 1),
             "names and values are separated by spaces, tabs or newlines only",
         )
@@ -471,3 +523,14 @@ class _Recovery:
 
 def _value(tok: Token) -> str:
     return str(tok)
+
+
+def _visible(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LMNPS"
+
+
+def _codepoint(char: str) -> str:
+    name = unicodedata.name(char, None)
+    if name is None and unicodedata.category(char) == "Cc":
+        name = "control character"
+    return f"U+{ord(char):04X}" + (f" ({name.lower()})" if name else "")

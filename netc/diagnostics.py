@@ -108,7 +108,8 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
                     width = max(len(text) - start, 1)
                 if len(text) > _WIDTH:  # a window around the span, not a megabyte-long line
                     left = max(start - _WIDTH // 4, 0)
-                    text = ("..." if left else "") + text[left : left + _WIDTH] + "..."
+                    more = "..." if left + _WIDTH < len(text) else ""
+                    text = ("..." if left else "") + text[left : left + _WIDTH] + more
                     start = start - left + (3 if left else 0)
                     width = min(width, len(text) - start)
                 out.append(f"    {text}")
