@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import LexerState
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.utils import TextSlice
@@ -123,7 +123,18 @@ def _grammar() -> _Grammar:
 
 
 def parse(text: str, filename: str) -> Tree:
-    """Parse one `.net` source; raises NetcError with every syntax error found."""
+    """Parse one `.net` source; raises NetcError with every syntax error found.
+
+    A well-formed file (the common case) goes through Lark's own LALR loop, which is about twice
+    as fast as the token-by-token recovering driver; the first syntax error sends the whole file
+    to the driver, which finds every error. Both build the same tree for a well-formed file.
+    """
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput:
+        pass
+    else:  # the shape `_Recovery.run` returns
+        return Tree("start", tree.children, tree.meta if tree.children else None)
     tree, problems = parse_recovering(text, filename)
     if problems:
         raise NetcError(problems)
@@ -151,6 +162,19 @@ class _LexFault:
     diagnostic: Diagnostic
 
 
+def _snapshot(ip: InteractiveParser) -> InteractiveParser:
+    """A copy of the parser's stacks, sharing its lexer thread.
+
+    `InteractiveParser.copy` also copies the lexer state, which costs more than the stacks;
+    here tokens come from our own lexer loop (`tokens`), never from the parser's lexer thread,
+    so sharing it is safe and makes taking a snapshot per token cheap (10,000 networks parse
+    twice as fast).
+    """
+    return InteractiveParser(
+        ip.parser, ip.parser_state.copy(deepcopy_values=False), ip.lexer_thread
+    )
+
+
 class _Recovery:
     """One parse of one file: feeds tokens, reports errors, rewinds and resynchronises."""
 
@@ -160,7 +184,7 @@ class _Recovery:
         self.g = _grammar()
         self.problems: list[Diagnostic] = []
         self.ip: InteractiveParser = parser().parse_interactive("")
-        self.top = self.ip.copy(deepcopy_values=False)  # between networks
+        self.top = _snapshot(self.ip)  # between networks
         self.stmt: InteractiveParser | None = None  # before the current network statement
         self.depth = 0  # braces open in the text
         self.blocks: list[_Block] = []
@@ -220,12 +244,12 @@ class _Recovery:
         g = self.g
         choices = self.ip.choices()
         if tok.type == g.network and self.depth == 0 and tok.type in choices:
-            self.top = self.ip.copy(deepcopy_values=False)
+            self.top = _snapshot(self.ip)
             self.stmt = None
             self.network_start = (tok.line, tok.column)
         elif tok.type in g.statements and self.depth == 1 and tok.type in choices:
-            self.stmt = self.ip.copy(deepcopy_values=False)
-        before = self.ip.copy(deepcopy_values=False)
+            self.stmt = _snapshot(self.ip)
+        before = _snapshot(self.ip)
         try:
             self.ip.feed_token(tok)
         except UnexpectedToken:
@@ -271,14 +295,14 @@ class _Recovery:
             self.depth += 1
             self.recent = []
             if self.depth == 1:
-                self.stmt = self.ip.copy(deepcopy_values=False)
+                self.stmt = _snapshot(self.ip)
         elif tok.type == g.rbrace:
             self.depth -= 1
             if self.blocks:
                 self.blocks.pop()
             self.recent = []
             if self.depth == 0:
-                self.top = self.ip.copy(deepcopy_values=False)
+                self.top = _snapshot(self.ip)
                 self.stmt = None
         else:
             self.recent.append(tok)
@@ -288,7 +312,7 @@ class _Recovery:
         end = self.end_token()
         if self.skipping:
             return self.resync(end) or Tree("start", [])
-        before = self.ip.copy(deepcopy_values=False)
+        before = _snapshot(self.ip)
         try:
             return self.ip.feed_token(end)
         except UnexpectedToken:
@@ -309,7 +333,7 @@ class _Recovery:
         self.skipping = True
         self.resume_inside = self.depth >= 1 and self.stmt is not None
         base = self.stmt if self.resume_inside else self.top
-        self.ip = base.copy(deepcopy_values=False)
+        self.ip = _snapshot(base)
         if tok is None:
             return
         # A keyword where a name was wanted ("bridge forward") was probably meant as the name:
@@ -349,7 +373,7 @@ class _Recovery:
             self.depth, self.blocks, self.recent = 0, [], []
             if tok.type in self.ip.choices():
                 self.skipping = False
-                self.top = self.ip.copy(deepcopy_values=False)
+                self.top = _snapshot(self.ip)
                 self.advance(tok)
             return None
         if tok.type == g.lbrace:
@@ -361,7 +385,7 @@ class _Recovery:
                 self.skipping = False
                 self.recent = []
                 if self.feed_or_none(tok) is not False:
-                    self.top = self.ip.copy(deepcopy_values=False)
+                    self.top = _snapshot(self.ip)
                 return None
             self.depth = max(self.depth - 1, 0)
             if self.blocks and len(self.blocks) > self.depth:

@@ -67,6 +67,8 @@ def shown(text: str, limit: int = 40) -> str:
     Input is hostile: a name could carry terminal escape sequences or a newline that forges a
     second diagnostic line, so nothing from the source is printed as is.
     """
+    if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # the common case, and the same answer: printable ASCII is all visible
     out = []
     for char in text[:limit]:
         if char == "\\" or not _visible(char):
