@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lark import Token, Tree
-
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
     DEFAULT_NAT_PORTS,
@@ -30,6 +28,7 @@ from netc.ir.model import (
 from netc.ir.span import Span
 
 from . import names
+from .parse import Token, Tree
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
 

@@ -1,7 +1,9 @@
 """Source text → Lark syntax tree, with syntax errors turned into diagnostics.
 
-The LALR tables are cached on disk by Lark (`cache=True`), which keeps `netc compile` start-up
-close to the cost of importing lark itself.
+The parser is Lark's LALR parser for `grammar/netc.lark`, generated ahead of time into
+`generated_parser.py` (tables and the runtime it needs; regenerate with
+`python -m netc.compiler.regenerate_parser`, see that module for why), so running netc does not
+import lark at all.
 
 Parsing does not stop at the first syntax error. The tokens are fed to Lark's interactive LALR
 parser one by one; on an error the parser is rewound to the start of the statement that failed and
@@ -15,19 +17,24 @@ would produce spurious complaints (a missing bridge that was only unreadable).
 from __future__ import annotations
 
 import functools
-import os
 import unicodedata
 from dataclasses import dataclass
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.lexer import LexerState
-from lark.parsers.lalr_interactive_parser import InteractiveParser
-from lark.utils import TextSlice
-
-import netc.grammar
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.span import Span
+
+from .generated_parser import (
+    InteractiveParser,
+    Lark,
+    Lark_StandAlone,
+    LexerState,
+    TextSlice,
+    Token,
+    Tree,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 
 MAX_SYNTAX_ERRORS = 20  # per file; after that the rest is likely noise from one big mistake
 
@@ -82,19 +89,7 @@ _NAMES = {"WORD", "STRING"}
 
 @functools.cache
 def parser() -> Lark:
-    # A plain path, not importlib.resources: the grammar is a file beside its package (see
-    # pyproject package-data), and importing importlib.resources costs start-up time.
-    path = os.path.join(os.path.dirname(netc.grammar.__file__), "netc.lark")
-    with open(path, encoding="utf-8") as handle:
-        grammar = handle.read()
-    return Lark(
-        grammar,
-        parser="lalr",
-        lexer="basic",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=True,
-    )
+    return Lark_StandAlone()
 
 
 @dataclass(frozen=True, slots=True)
