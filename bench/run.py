@@ -722,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
             (work / f"n{n}.net").write_text(networks(n), encoding="utf-8")
         data["compile"] = compile_figures(work, sizes, reps)
         data["load"] = load_figures(
-            work, sizes, reps, full_limit=10 if quick else 100, sample=200 if quick else 300
+            work, sizes, reps, full_limit=10 if quick else 100, sample=100 if quick else 200
         )
         data["traversal"] = traversal_figures(work, sizes, parity)
         if has_parity(parity):
