@@ -429,8 +429,8 @@ def write_report(out: Path, data: dict) -> None:
         "",
         "## Compile time against network count",
         "",
-        "Dual-stack networks from `bench/generate.py` (half NAT, half routed). *CLI* is the wall",
-        "time of `netc compile -t TARGET FILE` in a fresh process (start-up included); *front* is",
+        "Dual-stack networks from `bench/generate.py` (half NAT, half routed). *CLI* is the time",
+        "of `netc compile -t TARGET FILE` in a fresh process (start-up included); *front* is",
         "read + parse + build + check + lower inside one process, *emit* the target's printer.",
         "",
         "| networks | nft rules | iptables rules | ip6tables rules | CLI nft | CLI iptables | "
@@ -697,7 +697,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verify-max", type=int, help="largest network count to verify")
     ap.add_argument("--verify-timeout", type=float, default=600.0)
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="default: cpu")
+    ap.add_argument("--report-only", metavar="JSON", help="re-render RESULTS.md from results.json")
     args = ap.parse_args(argv)
+    if args.report_only:
+        data = json.loads(Path(args.report_only).read_text(encoding="utf-8"))
+        out = Path(args.out)
+        write_plot(out / "compile.svg", data)
+        write_report(out / "RESULTS.md", data)
+        return 0
     CLOCK[0] = args.clock
     quick = args.quick
     sizes = args.sizes or ([1, 10, 100, 1000] if quick else [1, 10, 100, 1000, 10000])

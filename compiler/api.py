@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from netc.diagnostics import Diagnostic, NetcError
@@ -35,8 +37,31 @@ def networks_from_text(text: str, filename: str) -> tuple[list[Network], list[Di
     return networks, syntax + problems
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector, off for the duration.
+
+    Compiling builds a large, growing heap of acyclic data (syntax trees, frozen records,
+    strings) and frees little until it returns, so every collection re-scans that heap and finds
+    nothing: at 10,000 networks that was a fifth of the time, and it made growth superlinear.
+    Any cycle made meanwhile is collected by the first collection after the pause.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
     """Compile (filename, text) pairs into one program; raises NetcError with every problem."""
+    with collector_paused():
+        return _compile_sources(sources)
+
+
+def _compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
     networks: list[Network] = []
     problems: list[Diagnostic] = []
     for filename, text in sources:
@@ -73,7 +98,8 @@ def emit(compiled: Compiled, target: str, remove: bool = False) -> str:
     """Print the compiled intents for a target ("nft", "iptables", "ip6tables")."""
     emitter = TARGETS[target]
     names = [name.rsplit("/", 1)[-1] for name in compiled.sources]
-    body = emitter.teardown() if remove else emitter.setup(compiled.intents)
+    with collector_paused():
+        body = emitter.teardown() if remove else emitter.setup(compiled.intents)
     return header(emitter, names, remove) + body
 
 

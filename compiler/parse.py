@@ -118,18 +118,7 @@ def _grammar() -> _Grammar:
 
 
 def parse(text: str, filename: str) -> Tree:
-    """Parse one `.net` source; raises NetcError with every syntax error found.
-
-    A well-formed file (the common case) goes through Lark's own LALR loop, which is about twice
-    as fast as the token-by-token recovering driver; the first syntax error sends the whole file
-    to the driver, which finds every error. Both build the same tree for a well-formed file.
-    """
-    try:
-        tree = parser().parse(text)
-    except UnexpectedInput:
-        pass
-    else:  # the shape `_Recovery.run` returns
-        return Tree("start", tree.children, tree.meta if tree.children else None)
+    """Parse one `.net` source; raises NetcError with every syntax error found."""
     tree, problems = parse_recovering(text, filename)
     if problems:
         raise NetcError(problems)
@@ -138,8 +127,17 @@ def parse(text: str, filename: str) -> Tree:
 
 def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     """Parse one source as far as possible: the tree of the networks without syntax errors, and
-    a diagnostic for every syntax error (empty when the whole file is well-formed)."""
-    return _Recovery(text, filename).run()
+    a diagnostic for every syntax error (empty when the whole file is well-formed).
+
+    A well-formed file (the common case) goes through Lark's own LALR loop, about twice as fast
+    as the token-by-token recovering driver; the first syntax error sends the whole file to the
+    driver, which finds every error. Both build the same tree for a well-formed file.
+    """
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput:
+        return _Recovery(text, filename).run()
+    return Tree("start", tree.children, tree.meta if tree.children else None), []
 
 
 def token_span(token: Token, filename: str) -> Span:
