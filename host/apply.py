@@ -52,12 +52,12 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
         and old.sources == sources
         and chosen.listing() == old.live
     )
-    created_tables = tuple(old.created_tables) if old and old.backend == choice.name else ()
+    created_objects = tuple(old.created_objects) if old and old.backend == choice.name else ()
     if unchanged:
         report.say("rules: unchanged")
     else:
         installed = chosen.install(compiled)
-        created_tables += tuple(t for t in installed.created_tables if t not in created_tables)
+        created_objects += tuple(t for t in installed.created_objects if t not in created_objects)
         report.say(f"rules: loaded into {choice.name}")
 
     # Links: undo this run's link changes and rules if anything fails here.
@@ -73,7 +73,7 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
     except BaseException:
-        _undo(where, old, owned, chosen, unchanged, created_tables)
+        _undo(where, old, owned, chosen, unchanged, created_objects)
         raise
 
     keep = {n.name for n in networks}
@@ -83,7 +83,7 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
             report.say(f"network {gone.name}: no longer declared, taken down")
 
     if previous_backend is not None and old.backend != choice.name:
-        for line in previous_backend.remove(old.created_tables):
+        for line in previous_backend.remove(old.created_objects):
             report.say(f"removed from {old.backend}: {line}")
 
     wanted = forwarding.needed(networks)
@@ -94,7 +94,7 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
 
     save_state(
         where.state_file,
-        State(choice.name, sources, tuple(owned), sysctls, created_tables, chosen.listing()),
+        State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
     return report
 
@@ -111,7 +111,7 @@ def _undo(
     owned: list[NetworkState],
     chosen: Backend,
     unchanged: bool,
-    created_tables: tuple[str, ...],
+    created_objects: tuple[str, ...],
 ) -> None:
     """Best effort after a failed link step: links this run created go, rules go back."""
     for state in owned:
@@ -122,4 +122,4 @@ def _undo(
     if old is not None and old.backend == chosen.name:
         chosen.install(compile_stored(old.sources))
     else:
-        chosen.remove(created_tables)
+        chosen.remove(created_objects)

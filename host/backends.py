@@ -31,7 +31,7 @@ NETC_PREFIX = "NETC_"
 
 @dataclass(frozen=True, slots=True)
 class Installed:
-    created_tables: tuple[str, ...]  # iptables-nft tables the load created ("ip filter")
+    created_objects: tuple[str, ...]  # iptables-nft tables the load created ("ip filter")
 
 
 class Backend(Protocol):
@@ -45,7 +45,7 @@ class Backend(Protocol):
 
     def install(self, compiled: Compiled) -> Installed: ...
 
-    def remove(self, created_tables: Sequence[str] = ()) -> list[str]: ...
+    def remove(self, created_objects: Sequence[str] = ()) -> list[str]: ...
 
 
 def available(backend: "Backend") -> bool:
@@ -98,7 +98,7 @@ class NftBackend:
         self.host.check(["nft", "-f", "-"], nft_text(compiled), what="loading netc's nft table")
         return Installed(())
 
-    def remove(self, created_tables: Sequence[str] = ()) -> list[str]:
+    def remove(self, created_objects: Sequence[str] = ()) -> list[str]:
         if not self.present():
             return []
         self.host.check(["nft", "-f", "-"], TARGETS["nft"].teardown(), what="removing netc's table")
@@ -118,11 +118,6 @@ class IptablesBackend:
 
     def binaries(self) -> tuple[str, ...]:
         return tuple(f"{t}-{verb}" for t, _, _ in _FAMILIES for verb in ("restore", "save"))
-
-    def variant(self) -> str:
-        """'nf_tables' or 'legacy', from `iptables-save --version`."""
-        text = self.host.run(["iptables-save", "--version"]).stdout
-        return "legacy" if "legacy" in text else "nf_tables"
 
     def save(self, tool: str) -> dict[str, iptables_save.Table]:
         return iptables_save.parse(self.host.check([f"{tool}-save"], what=f"{tool}-save"))
@@ -148,9 +143,8 @@ class IptablesBackend:
         If a step fails, every family loaded so far goes back to what it was.
         """
         done: list[tuple[str, dict[str, iptables_save.Table]]] = []
-        created: list[str] = []
-        variant = self.variant()
-        for tool, nft_family, _ in _FAMILIES:
+        objects_before = iptables_nft_objects(self.host)
+        for tool, _, _ in _FAMILIES:
             before = self.save(tool)
             try:
                 complete = _jumps_complete(before)
@@ -160,36 +154,31 @@ class IptablesBackend:
                 self._restore(tool, text, what=f"loading netc's {tool} rules")
             except NetcError:
                 for back_tool, back_before in [*done, (tool, before)][::-1]:
-                    self._roll_back(back_tool, back_before, variant)
+                    self._roll_back(back_tool, back_before)
+                created = sorted(iptables_nft_objects(self.host) - objects_before)
+                drop_empty_objects(self.host, created)
                 raise
             done.append((tool, before))
-            if variant == "nf_tables":
-                after = self.save(tool)
-                created += [f"{nft_family} {t}" for t in after if t not in before]
-        return Installed(tuple(created))
+        return Installed(tuple(sorted(iptables_nft_objects(self.host) - objects_before)))
 
     def _restore(self, tool: str, text: str, what: str | None = None) -> None:
         if text:
             self.host.check([f"{tool}-restore", "--noflush"], text, what=what)
 
-    def _roll_back(self, tool: str, before: dict[str, iptables_save.Table], variant: str) -> None:
-        """Put netc's chains of one family back as they were (best effort, after a failure)."""
+    def _roll_back(self, tool: str, before: dict[str, iptables_save.Table]) -> None:
+        """Put netc's chains of one family back as they were (after a failed load)."""
         now = self.save(tool)
         self._restore(tool, iptables_save.removal(now, _is_netc)[0])
         if _netc_objects(before):
             self._restore(tool, _recreate(before))
-        if variant == "nf_tables":
-            nft_family = "ip" if tool == "iptables" else "ip6"
-            gone = [f"{nft_family} {t}" for t in self.save(tool) if t not in before]
-            drop_empty_tables(self.host, gone)
 
-    def remove(self, created_tables: Sequence[str] = ()) -> list[str]:
+    def remove(self, created_objects: Sequence[str] = ()) -> list[str]:
         report: list[str] = []
         for tool, _, _ in _FAMILIES:
             text, removed = iptables_save.removal(self.save(tool), _is_netc)
             self._restore(tool, text, what=f"removing netc's {tool} rules")
             report += [f"{tool} {line}" for line in removed]
-        report += [f"empty table {t}" for t in drop_empty_tables(self.host, created_tables)]
+        report += [f"empty {t}" for t in drop_empty_objects(self.host, created_objects)]
         return report
 
 
@@ -244,28 +233,58 @@ def _recreate(tables: dict[str, iptables_save.Table]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def drop_empty_tables(host: Host, tables: Sequence[str]) -> list[str]:
-    """Delete iptables-nft tables that netc's load created, if they now hold nothing.
+def _nft_items(host: Host, argv: list[str]) -> list[tuple[str, dict]]:
+    result = host.run(["nft", "-j", *argv])
+    if result.returncode != 0 or not result.stdout.strip():
+        return []
+    return [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
 
-    iptables-nft creates `ip filter` / `ip nat` (and ip6) when rules are first loaded, and leaves
-    them, with empty built-in chains, when the rules go. A table is deleted only when every chain
-    in it is an empty base chain with policy accept and it has no sets or maps, so no foreign
-    rule can go with it. Needs the `nft` binary; without it the empty tables stay.
+
+def iptables_nft_objects(host: Host) -> set[str]:
+    """The iptables-nft tables and base chains that exist: {"ip filter", "ip filter INPUT"}.
+
+    iptables-nft creates `ip filter` / `ip nat` (and ip6) and the built-in chains a load uses,
+    and leaves them, empty, when the rules go. Comparing this set before and after a load tells
+    what netc created, so `down` can delete exactly that once it is empty. Needs the `nft`
+    binary; without it (or with iptables-legacy, whose tables nft cannot see) it is empty.
+    """
+    if which("nft") is None:
+        return set()
+    out = set()
+    for kind, body in _nft_items(host, ["list", "chains"]):
+        if kind != "chain" or body["family"] not in ("ip", "ip6") or "hook" not in body:
+            continue
+        if body["table"] in ("filter", "nat"):
+            out.add(f"{body['family']} {body['table']}")
+            out.add(f"{body['family']} {body['table']} {body['name']}")
+    return out
+
+
+def drop_empty_objects(host: Host, objects: Sequence[str]) -> list[str]:
+    """Delete the iptables-nft base chains and tables netc created, if they now hold nothing.
+
+    A chain goes only when it is a base chain with policy accept and no rule; a table only when
+    no chain, set or map is left in it: a foreign rule can never go with them.
     """
     dropped: list[str] = []
-    if not tables or which("nft") is None:
+    if not objects or which("nft") is None:
         return dropped
-    for table in tables:
-        result = host.run(["nft", "-j", "list", "table", *table.split()])
-        if result.returncode != 0:
+    for chain in sorted(o for o in objects if len(o.split()) == 3):
+        family, table, name = chain.split()
+        items = _nft_items(host, ["list", "chain", family, table, name])
+        bodies = [body for kind, body in items if kind == "chain"]
+        if not bodies or any(kind == "rule" for kind, _ in items):
             continue
-        items = [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
-        kinds = {kind for kind, _ in items} - {"metainfo", "table"}
-        chains = [body for kind, body in items if kind == "chain"]
-        if kinds - {"chain"} or any("hook" not in c or c.get("policy") != "accept" for c in chains):
+        if "hook" not in bodies[0] or bodies[0].get("policy") != "accept":
             continue
-        host.check(["nft", "delete", "table", *table.split()], what=f"deleting empty table {table}")
-        dropped.append(table)
+        host.check(["nft", "delete", "chain", family, table, name], what=f"deleting {chain}")
+        dropped.append(f"chain {chain}")
+    for table in sorted(o for o in objects if len(o.split()) == 2):
+        items = _nft_items(host, ["list", "table", *table.split()])
+        if not items or {kind for kind, _ in items} - {"metainfo", "table"}:
+            continue
+        host.check(["nft", "delete", "table", *table.split()], what=f"deleting table {table}")
+        dropped.append(f"table {table}")
     return dropped
 
 

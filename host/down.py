@@ -43,7 +43,7 @@ def down(files: Sequence[str], where: Where) -> Report:
         still = compiled.program.networks
         report.say(f"rules: reloaded into {old.backend} for the remaining networks")
     else:
-        for line in backend.remove(old.created_tables):
+        for line in backend.remove(old.created_objects):
             report.say(f"removed: {line}")
         still = ()
     keep = {net.name for net in still}
@@ -64,7 +64,7 @@ def down(files: Sequence[str], where: Where) -> Report:
                 remaining,
                 tuple(n for n in old.networks if n.name in keep),
                 sysctls,
-                old.created_tables,
+                old.created_objects,
                 backend.listing(),
             ),
         )

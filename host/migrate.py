@@ -37,7 +37,7 @@ def migrate(to: str, files: Sequence[str], where: Where) -> Report:
             continue
         backend = make_backend(name, host)
         if available(backend) and backend.present():
-            tables = old.created_tables if old and old.backend == name else ()
+            tables = old.created_objects if old and old.backend == name else ()
             for line in backend.remove(tables):
                 report.say(f"removed from {name}: {line}")
     networks = compile_stored(state.sources).program.networks

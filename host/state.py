@@ -41,7 +41,7 @@ class State:
     sources: dict[str, str]  # file path -> text that was applied
     networks: tuple[NetworkState, ...]
     sysctls: dict[str, str] = field(default_factory=dict)  # key -> value before netc changed it
-    created_tables: tuple[str, ...] = ()  # iptables-nft tables ("ip filter") netc's load created
+    created_objects: tuple[str, ...] = ()  # iptables-nft tables and base chains netc created
     live: str = ""  # netc's rules as the kernel listed them right after loading
 
     def network(self, name: str) -> NetworkState | None:
@@ -79,7 +79,7 @@ def load_state(path: str) -> State | None:
             NetworkState(**{**n, "addresses": tuple(n["addresses"])}) for n in data["networks"]
         ),
         sysctls=dict(data.get("sysctls", {})),
-        created_tables=tuple(data.get("created_tables", ())),
+        created_objects=tuple(data.get("created_objects", ())),
         live=data.get("live", ""),
     )
 
