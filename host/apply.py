@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from netc.diagnostics import Diagnostic, NetcError
+
 from . import forwarding, links
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
@@ -72,8 +74,16 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
             state = links.bring_up(where.netns, net, file, before.get(net.bridge), prior)
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
-    except BaseException:
+    except BaseException as err:
         _undo(where, old, owned, chosen, unchanged, created_objects)
+        if _is_netlink_error(err):
+            raise NetcError(
+                Diagnostic(
+                    f"network {net.name}: setting up bridge {net.bridge} failed: {err}",
+                    net.span,
+                    "the rules and links this run added were taken away again",
+                )
+            ) from err
         raise
 
     keep = {n.name for n in networks}
@@ -97,6 +107,12 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
         State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
     return report
+
+
+def _is_netlink_error(err: BaseException) -> bool:
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    return isinstance(err, (NetlinkError, OSError))
 
 
 def _describe(state: NetworkState, before: "links.LinkInfo | None") -> str:

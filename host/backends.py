@@ -166,9 +166,16 @@ class IptablesBackend:
             self.host.check([f"{tool}-restore", "--noflush"], text, what=what)
 
     def _roll_back(self, tool: str, before: dict[str, iptables_save.Table]) -> None:
-        """Put netc's chains of one family back as they were (after a failed load)."""
-        now = self.save(tool)
-        self._restore(tool, iptables_save.removal(now, _is_netc)[0])
+        """Put netc's chains of one family back as they were (after a failed load).
+
+        When netc's jumps were in place, the load only refilled its chains, so refilling them
+        with the old rules restores the old state exactly (chains keep their place and the
+        jumps were never touched). Otherwise the load added the chains: remove them again.
+        """
+        if _jumps_complete(before):
+            self._restore(tool, _refill(before))
+            return
+        self._restore(tool, iptables_save.removal(self.save(tool), _is_netc)[0])
         if _netc_objects(before):
             self._restore(tool, _recreate(before))
 
@@ -213,6 +220,19 @@ def _jumps_complete(tables: dict[str, iptables_save.Table]) -> bool:
         if len(jumps) != 1:
             return False
     return True
+
+
+def _refill(tables: dict[str, iptables_save.Table]) -> str:
+    """Restore text that flushes netc's chains and puts back the rules they held."""
+    out: list[str] = []
+    for table in tables.values():
+        chains = [c.name for c in table.chains if _is_netc(c.name)]
+        if chains:
+            out.append(f"*{table.name}")
+            out += [f":{c} - [0:0]" for c in chains]
+            out += [f"-A {r.chain} {r.spec}" for r in table.rules if _is_netc(r.chain)]
+            out.append("COMMIT")
+    return "\n".join(out) + "\n" if out else ""
 
 
 def _recreate(tables: dict[str, iptables_save.Table]) -> str:
