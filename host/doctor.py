@@ -145,10 +145,29 @@ def _nft_base_chains(host: Host) -> list[_BaseChain]:
         if body["family"] not in ("ip", "ip6", "inet"):
             continue
         key = (body["family"], body["table"], body["name"])
-        out.append(
-            _BaseChain(*key, body["hook"], body.get("policy", "accept"), tuple(rules.get(key, ())))
-        )
+        table_rules = {c: r for (f, t, c), r in rules.items() if (f, t) == key[:2]}
+        expanded = _expand(table_rules, body["name"], set())
+        out.append(_BaseChain(*key, body["hook"], body.get("policy", "accept"), expanded))
     return out
+
+
+def _expand(
+    rules: dict[str, list[tuple[dict, ...]]], chain: str, seen: set[str]
+) -> tuple[tuple[dict, ...], ...]:
+    """A chain's rules with jumps into user chains replaced by those chains' rules, in place.
+
+    Close enough for finding drops and accepts: Docker's fix goes into DOCKER-USER, which
+    FORWARD jumps to. netc's own jumps (NETC_*) are kept as they are.
+    """
+    out: list[tuple[dict, ...]] = []
+    for rule in rules.get(chain, ()):
+        target = next((s["jump"].get("target") for s in rule if "jump" in s), None)
+        if target and not str(target).startswith("NETC_") and target not in seen:
+            if _verdict(rule) == "jump" and not _interfaces(rule):
+                out += _expand(rules, target, seen | {chain})
+                continue
+        out.append(rule)
+    return tuple(out)
 
 
 def _legacy_base_chains(host: Host) -> list[_BaseChain]:
@@ -165,7 +184,10 @@ def _legacy_base_chains(host: Host) -> list[_BaseChain]:
             chain = table.chain(name)
             if chain is None:
                 continue
-            rules = tuple(_legacy_rule(rule) for rule in table.rules_in(name))
+            by_chain: dict[str, list[tuple[dict, ...]]] = {}
+            for rule in table.rules:
+                by_chain.setdefault(rule.chain, []).append(_legacy_rule(rule))
+            rules = _expand(by_chain, name, set())
             out.append(
                 _BaseChain(family, "filter (legacy)", name, hook, chain.policy.lower(), rules)
             )
