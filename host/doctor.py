@@ -293,7 +293,8 @@ def _forward_fix(chain: _BaseChain, bridges: Sequence[str]) -> str:
     ]
     extra = ""
     if chain.table == "firewalld":
-        extra = f"; with firewalld: `firewall-cmd --permanent --zone=libvirt --add-interface={bridges[0]}`"
+        zone = f"firewall-cmd --permanent --zone=libvirt --add-interface={bridges[0]}"
+        extra = f"; with firewalld: `{zone}`"
     return "; ".join(cmds) + extra
 
 

@@ -61,10 +61,10 @@ def check_bridges(netns: str | None, networks: Sequence[Network]) -> dict[str, L
     found = inspect(netns, [net.bridge for net in networks])
     problems = [
         Diagnostic(
-            f"network '{net.name}': '{net.bridge}' exists and is a {found[net.bridge].kind or 'non-bridge'}"
-            " link, not a bridge",
+            f"network '{net.name}': '{net.bridge}' exists and is a "
+            f"{found[net.bridge].kind or 'non-bridge'} link, not a bridge",
             net.span,
-            f"rename the link or choose another bridge name; netc changed nothing",
+            "rename the link or choose another bridge name; netc changed nothing",
         )
         for net in networks
         if net.bridge in found and found[net.bridge].kind != "bridge"

@@ -85,7 +85,7 @@ def load_state(path: str) -> State | None:
 
 
 def save_state(path: str, state: State | None) -> None:
-    """Write (or, for None, remove) the state; a crash leaves the old file or the new, never half."""
+    """Write (or, for None, remove) the state: a crash leaves the old file or the new one."""
     if state is None:
         try:
             os.unlink(path)
