@@ -22,11 +22,13 @@ from .state import NetworkState, State, save_state
 
 
 def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Report:
-    return apply_sources(read_files(files), where, backend)
+    sources = read_files(files)
+    with where.locked():
+        return apply_sources(sources, where, backend)
 
 
 def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None) -> Report:
-    """Apply the stored sources updated with `new_sources` (path -> text)."""
+    """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock."""
     report = Report()
     host = where.host()
     old = where.state()

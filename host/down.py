@@ -20,6 +20,11 @@ from .state import State, save_state
 
 
 def down(files: Sequence[str], where: Where) -> Report:
+    with where.locked():
+        return _down(files, where)
+
+
+def _down(files: Sequence[str], where: Where) -> Report:
     report = Report()
     host = where.host()
     old = where.state()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from netc.compiler.api import Compiled, compile_files, compile_sources
@@ -33,6 +35,31 @@ class Where:
 
     def state(self) -> State | None:
         return load_state(self.state_file)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the state's lock: one netc at a time changes a host (libvirt has one mutex too).
+
+        Taking it also proves, before anything changes, that the state can be written.
+        """
+        path = self.state_file + ".lock"
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as err:
+            raise NetcError(
+                Diagnostic(
+                    f"cannot write netc's state: {err.strerror}",
+                    hint="run as root, or point --state-dir (NETC_STATE_DIR) somewhere writable; "
+                    "nothing was changed",
+                    file=path,
+                )
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
 
 @dataclass(slots=True)

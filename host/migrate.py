@@ -20,6 +20,11 @@ from .libvirt_chains import remove_libvirt_rules
 
 
 def migrate(to: str, files: Sequence[str], where: Where) -> Report:
+    with where.locked():
+        return _migrate(to, files, where)
+
+
+def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
     host = where.host()
     old = where.state()
     if old is None and not files:

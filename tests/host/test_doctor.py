@@ -58,8 +58,8 @@ def test_finds_foreign_nft_drop_table_and_input_policy(netc):
     assert 'fix: nft insert rule inet foreign forward iifname "virbr0" accept' in result.out
     assert "warning: inet hostfw input (hook input) has policy drop" in result.out
     assert "guests' DHCP and DNS requests to the host are dropped" in result.out
-    # `ip saddr @blocked drop` in foreign's input is not about guests... but not limited to
-    # other interfaces either, so it is reported as a possible drop.
+    # `ip saddr @blocked drop` is not limited to other interfaces, and doctor does not read set
+    # contents, so it is reported as a drop that may hit guests (conservative on purpose).
     assert "inet foreign input" in result.out
     # The suggested fix works: after it, doctor no longer reports that chain.
     fix = ["nft", "insert", "rule", "inet", "foreign", "forward", "iifname", '"virbr0"', "accept"]

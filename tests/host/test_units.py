@@ -112,7 +112,7 @@ def test_state_roundtrip_is_atomic_json(tmp_path):
     save_state(path, state)
     assert load_state(path) == state
     assert json.load(open(path))["version"] == 1
-    assert [n for n in os.listdir(tmp_path / "d")] == ["state@ns1.json"]  # no temp file left
+    assert os.listdir(tmp_path / "d") == ["state@ns1.json"]  # no temp file left
     save_state(path, None)
     assert not os.path.exists(path)
 
@@ -146,3 +146,14 @@ def test_bad_backend_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["apply", "x.net", "--backend", "pf"])
     assert exit_.value.code == 2
+
+
+def test_unwritable_state_dir_is_refused_before_anything_changes(tmp_path, capsys):
+    from netc.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    default = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "default.net")
+    code = main(["apply", default, "--state-dir", str(blocker / "sub"), "--netns", "none"])
+    assert code == 2
+    assert "cannot write netc's state" in capsys.readouterr().err
