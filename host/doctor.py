@@ -86,17 +86,19 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
                     _input_fix(chain, bridges),
                 )
             )
-    if forward_drops:
-        for family, key in BR_NF.items():
-            if host.read_sysctl(key) == "1":
-                findings.append(
-                    Finding(
-                        f"{key} = 1 (br_netfilter): traffic between guests on the same bridge "
-                        f"also passes the forward hook, so {forward_drops[0].where} drops it too",
-                        f"the fix above covers it; or `sysctl -w {key}=0` if nothing on this "
-                        "host (Docker, Kubernetes) needs bridged traffic filtered",
-                    )
+    for family, key in BR_NF.items():
+        hit = [
+            c for c in forward_drops if c.family in ("inet", "ip" if family == "ipv4" else "ip6")
+        ]
+        if hit and host.read_sysctl(key) == "1":
+            findings.append(
+                Finding(
+                    f"{key} = 1 (br_netfilter): traffic between guests on the same bridge "
+                    f"also passes the forward hook, so {hit[0].where} drops it too",
+                    f"the fix above covers it; or `sysctl -w {key}=0` if nothing on this "
+                    "host (Docker, Kubernetes) needs bridged traffic filtered",
                 )
+            )
     if state is not None:
         findings += _applied_checks(host, state, networks)
     return findings

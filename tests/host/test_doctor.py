@@ -42,6 +42,7 @@ def test_finds_docker_forward_drop(netc):
     assert "warning: ip filter FORWARD (hook forward) has policy drop" in result.out
     assert "fix: iptables -I DOCKER-USER -i virbr0 -j ACCEPT" in result.out
     assert "net.bridge.bridge-nf-call-iptables = 1 (br_netfilter)" in result.out
+    assert "bridge-nf-call-ip6tables" not in result.out  # Docker's drop is IPv4 only
     # Following the fix silences it.
     nsrun(netc.ns, "iptables", "-I", "DOCKER-USER", "-i", "virbr0", "-j", "ACCEPT")
     nsrun(netc.ns, "iptables", "-I", "DOCKER-USER", "-o", "virbr0", "-j", "ACCEPT")
