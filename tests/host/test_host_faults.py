@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import netc.host.backends as backends
-from conftest import DEFAULT_NET, snapshot, write
+from host_support import DEFAULT_NET, snapshot, write
 from kernel_support import nsrun
 
 pytestmark = pytest.mark.kernel

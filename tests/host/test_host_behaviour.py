@@ -12,8 +12,7 @@ import re
 
 import pytest
 
-from conftest import DEFAULT_NET, snapshot
-from test_migrate import CORPUS, corpus_commands
+from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot
 
 pytestmark = pytest.mark.kernel
 

@@ -7,30 +7,13 @@ libvirt's rules are built by running the exact commands of libvirt's own test co
 from __future__ import annotations
 
 import os
-import shlex
 
 import pytest
 
-from conftest import DEFAULT_NET
+from host_support import CORPUS, DEFAULT_NET, corpus_commands
 from kernel_support import nsrun
 
 pytestmark = pytest.mark.kernel
-
-CORPUS = os.environ.get("NETC_LIBVIRT_CORPUS", "/work/shared/libvirt-corpus")
-
-
-def corpus_commands(name: str) -> list[list[str]]:
-    """A corpus file's commands: lines continued with a trailing backslash."""
-    with open(os.path.join(CORPUS, name), encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    commands, current = [], []
-    for line in lines:
-        current += shlex.split(line.removesuffix("\\"))
-        if not line.endswith("\\"):
-            if current:
-                commands.append(current)
-            current = []
-    return [c for c in commands if "--list-rules" not in c]
 
 
 def load_libvirt(ns: str, bridge: str = "virbr0", prefix: str = "192.168.122") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEFAULT_NET, DOCKER_LIKE, FOREIGN_NFT, load_iptables
+from host_support import DEFAULT_NET, DOCKER_LIKE, FOREIGN_NFT, load_iptables
 from kernel_support import nsrun
 
 pytestmark = pytest.mark.kernel
