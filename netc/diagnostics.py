@@ -74,3 +74,8 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
         if d.hint:
             out.append(f"  hint: {d.hint}")
     return "\n".join(out) + "\n"
+
+
+def render_notes(notes: Sequence[Diagnostic]) -> str:
+    """Render remarks that are not errors (e.g. ignored libvirt XML elements) for stderr."""
+    return "".join(f"{d.where}: note: {d.message}\n" for d in notes)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from netc.compiler.api import compile_files, emit
+from netc.diagnostics import render_notes
 from netc.emitters import TARGETS
 from netc.output import write_output
 
@@ -28,5 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
+    sys.stderr.write(render_notes(compiled.notes))
     write_output(emit(compiled, args.target, remove=args.remove), args.output)
     return 0
