@@ -34,11 +34,11 @@ IGNORED = {
     "domain": "configures dnsmasq's DNS domain",
     "route": "adds static routes (libvirt adds no firewall rules for them)",
     "mtu": "sets the bridge MTU",
-    "bandwidth": "configures traffic shaping (tc), not the firewall",
+    "bandwidth": "configures traffic shaping (tc)",
     "portgroup": "groups guest port settings",
     "virtualport": "configures Open vSwitch / 802.1Qbh ports",
     "vlan": "tags guest ports",
-    "port": "configures bridge port isolation, not the firewall",
+    "port": "configures bridge port isolation",
     "dnsmasq:options": "passes options to dnsmasq",
 }
 DNS_CHILDREN = ("host", "forwarder", "srv", "txt")

@@ -71,7 +71,13 @@ class _Builder:
         raise NetcError(
             Diagnostic(
                 "a document type declaration is not allowed in libvirt network XML",
-                self.here(9),
+                Span(
+                    self.filename,
+                    self.parser.CurrentLineNumber,
+                    1,
+                    self.parser.CurrentLineNumber,
+                    10,
+                ),
                 "remove the <!DOCTYPE ...> line",
             )
         )
