@@ -308,3 +308,28 @@ def expected(directory: str | Path, case: Case, by_name: bool = True) -> Expecte
 
 def case_named(name: str) -> Case:
     return next(c for c in CASES if c.name == name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write libvirt's rulesets for corpus cases as files `netc verify` reads."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("corpus", type=Path, help="corpus directory (tests/libvirt/corpus)")
+    parser.add_argument("out", type=Path, help="directory for <case>.nft, .v4.rules, .v6.rules")
+    parser.add_argument("cases", nargs="*", help="case names (default: all)")
+    parser.add_argument("--keep-iif", action="store_true", help="keep libvirt's iif/oif")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for case in CASES:
+        if args.cases and case.name not in args.cases:
+            continue
+        rules = expected(args.corpus, case, by_name=not args.keep_iif)
+        (args.out / f"{case.name}.nft").write_text(rules.nft)
+        (args.out / f"{case.name}.v4.rules").write_text(rules.iptables)
+        (args.out / f"{case.name}.v6.rules").write_text(rules.ip6tables)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

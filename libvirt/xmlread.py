@@ -11,9 +11,11 @@ netmask gets its classful prefix; an IPv6 one /64).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import NoReturn
 
+from netc.compiler import names
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean
 from netc.ir.model import IPAddress, IPInterface, Mode
 
@@ -126,6 +128,7 @@ class Reader:
         name = name_el.text.strip()
         if not name:
             self.fail(name_el, "<name> is empty")
+        name = self.netc_name(name, name_el)
         forward = self.attempt(lambda: self.forward(forward_el)) if forward_el is not None else None
         if bridge_el is None or not bridge_el.get("name"):
             self.fail(
@@ -173,6 +176,25 @@ class Reader:
             ipv6,
             root.span,
         )
+
+    def netc_name(self, name: str, element: Element) -> str:
+        """libvirt allows almost any network name; netc names become chain names, so a name
+        netc cannot take is spelled with '-' for each other character (and a note says so)."""
+        if names.network_problem(name) is None:
+            return name
+        spelled = re.sub(r"[^A-Za-z0-9_-]", "-", name)
+        if not spelled[:1].isalpha():
+            spelled = "net-" + spelled
+        spelled = spelled[: names.MAX_NETWORK_NAME]
+        if names.network_problem(spelled) is not None:  # pragma: no cover - cannot happen
+            self.fail(element, names.network_problem(name) or "bad network name")
+        self.note(
+            "name",
+            element,
+            f"network name {name!r} is not a netc name (letters, digits, '_', '-'); "
+            f"it is imported as '{spelled}'",
+        )
+        return spelled
 
     def single(self, parent: Element, tag: str) -> Element | None:
         """The first `<tag>` child; libvirt reads only the first, so a second one is a note."""

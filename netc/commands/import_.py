@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     sources, problems = [], []
     for path in args.files:
         try:
-            sources.append((path, read_source(path)))
+            sources.append((path if path != "-" else "<stdin>", read_source(path)))
         except NetcError as err:
             problems += err.diagnostics
     if problems:

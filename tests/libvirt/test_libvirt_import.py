@@ -291,3 +291,27 @@ def test_compile_prints_the_notes_too(capsys) -> None:
 def test_corpus_xml_has_nothing_to_note() -> None:
     for case in CASES:
         assert _import(CORPUS / case.xml)[1] == (), case.name
+
+
+def test_a_libvirt_name_netc_cannot_take_is_respelled_with_a_note() -> None:
+    imported = import_sources(
+        [("t.xml", _wrap("").replace("<name>t</name>", "<name>lab.2 a</name>"))]
+    )
+    assert "network lab-2-a {" in imported.text
+    assert [n.message for n in imported.notes] == [
+        "network name 'lab.2 a' is not a netc name (letters, digits, '_', '-'); "
+        "it is imported as 'lab-2-a'"
+    ]
+    assert "network net-2nd {" in _net(_wrap("").replace("<name>t</name>", "<name>2nd</name>"))
+
+
+def test_import_from_stdin(monkeypatch, capsys) -> None:
+    import io
+    import sys
+
+    data = (CORPUS / "nat-tftp.xml").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["import", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Imported by netc from <stdin> (libvirt network XML).")
+    assert "tftp /some/dir" in out
