@@ -134,8 +134,24 @@ class Stage:
     nat: bool
 
 
+_PLANS: dict[int, tuple[Ruleset, dict]] = {}
+
+
 def plan(ruleset: Ruleset, hook: Hook, family: Family) -> tuple[Stage, ...]:
-    """The ordered stages a packet of `family` meets at `hook`."""
+    """The ordered stages a packet of `family` meets at `hook` (cached per ruleset object)."""
+    entry = _PLANS.get(id(ruleset))
+    if entry is None or entry[0] is not ruleset:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        entry = (ruleset, {})
+        _PLANS[id(ruleset)] = entry
+    key = (hook, family)
+    if key not in entry[1]:
+        entry[1][key] = _plan(ruleset, hook, family)
+    return entry[1][key]
+
+
+def _plan(ruleset: Ruleset, hook: Hook, family: Family) -> tuple[Stage, ...]:
     filters: list[tuple[int, int, Stage]] = []
     nats: list[tuple[int, int, Table, Chain]] = []
     order = 0

@@ -293,7 +293,7 @@ class Table:
 
     name: str
     families: frozenset[Family]
-    chains: dict[str, Chain] = field(hash=False, compare=False)
+    chains: dict[str, Chain] = field(hash=False)
     origin: str
     loc: Loc | None = None
 

@@ -122,10 +122,16 @@ def _compile_sides(files: list[str]) -> list[Ruleset]:
 def spec_networks(files: list[str]) -> list[SpecNetwork]:
     """Parity's description of each network, read from netc's parsed model (CLI glue only)."""
     from netc.compiler.api import compile_files
+
+    return spec_from_networks(compile_files(files).program.networks)
+
+
+def spec_from_networks(networks) -> list[SpecNetwork]:
+    """Translate netc's parsed networks (netc.ir.model.Network) into parity's SpecNetwork."""
     from netc.ir.model import Family as IrFamily
 
     out = []
-    for net in compile_files(files).program.networks:
+    for net in networks:
         fwd = net.forward
         subs4 = tuple(str(s.gateway) for s in net.subnets_of(IrFamily.IPV4))
         subs6 = tuple(str(s.gateway) for s in net.subnets_of(IrFamily.IPV6))
