@@ -35,6 +35,7 @@ class Outcome:
     classes: int
     declared: tuple[str, ...]  # e.g. "CHECKSUM --checksum-fill (libvirt only)"
     counterexamples: tuple[str, ...]  # one line each, the verifier's own wording
+    spec_failures: tuple[int, int]  # rows of netc's per-mode spec failed by (libvirt, netc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +96,25 @@ def _counterexample_lines(result) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if "counterexample" in line)
 
 
+def _spec(corpus: Path, case: Case) -> list:
+    """parity's behavioural spec (guest→outside masqueraded, outside→guest rejected, ...) of
+    the case's network, as netc reads it; both sides are checked against it, since two
+    rulesets can agree and both be wrong."""
+    from netc.commands.verify import spec_from_networks
+    from netc.compiler.api import compile_files
+
+    return spec_from_networks(compile_files([str(corpus / case.xml)]).program.networks)
+
+
 def check_case(corpus: Path, case: Case) -> list[Outcome]:
     from netc.parity import verify
+    from netc.parity.spec import check_spec
 
+    spec = _spec(corpus, case)
     out = []
     for backend, (a, b) in rulesets(corpus, case).items():
         result = verify(a, b)
+        failures = (len(check_spec(a, spec)), len(check_spec(b, spec)))
         out.append(
             Outcome(
                 case.name,
@@ -109,6 +123,7 @@ def check_case(corpus: Path, case: Case) -> list[Outcome]:
                 result.classes,
                 _describe_declared(result),
                 _counterexample_lines(result),
+                failures,
             )
         )
     return out
@@ -173,6 +188,12 @@ the verifier proves have no verdict or NAT effect but reports because one side h
   verdict, iptables-nft cannot express CHECKSUM, and newer libvirt moved the fix to `tc`.
 - `counter`: libvirt's nft rules count packets; iptables counts every rule implicitly.
 
+**Spec**: besides agreeing with each other, both sides are checked against the verifier's
+behavioural spec of the network (`netc verify --spec`: guest→outside allowed and masqueraded
+with the port range, outside→guest rejected unless routed, guest↔guest allowed, other networks
+rejected, ...), since two rulesets can agree and both be wrong. "holds on all four" = libvirt's
+and netc's ruleset on each backend.
+
 **Host services** (last column). libvirt's iptables backend accepts guest→host DHCP (tcp and udp
 67) and DNS (tcp and udp 53) and host→guest tcp/udp 68 and 53 unconditionally, whether or not the
 network serves them; its nft backend accepts none. netc accepts, on both backends, exactly the
@@ -198,8 +219,8 @@ def render(outcomes: Sequence[Outcome], hosts: Sequence[HostOnly]) -> str:
     host_by = {h.case: h for h in hosts}
     lines = [
         _INTRO,
-        "| case | nftables | iptables | iptables with INPUT/OUTPUT DROP: accepted by libvirt only |",
-        "|---|---|---|---|",
+        "| case | nftables | iptables | spec | iptables with INPUT/OUTPUT DROP: accepted by libvirt only |",
+        "|---|---|---|---|---|",
     ]
     for case in CASES:
         cells = [f"`{case.name}`"]
@@ -208,6 +229,16 @@ def render(outcomes: Sequence[Outcome], hosts: Sequence[HostOnly]) -> str:
             verdict = "**equivalent**" if o.equivalent else "**DIFFERENT**"
             extra = "; declared: " + ", ".join(o.declared) if o.declared else ""
             cells.append(f"{verdict} ({o.classes} classes){extra}")
+        specs = [by[(case.name, b)].spec_failures for b in ("nftables", "iptables")]
+        if all(f == (0, 0) for f in specs):
+            cells.append("holds on all four")
+        else:
+            cells.append(
+                ", ".join(
+                    f"{b}: libvirt {lv} / netc {nc} rows fail"
+                    for b, (lv, nc) in zip(("nftables", "iptables"), specs)
+                )
+            )
         h = host_by[case.name]
         cell = ", ".join(h.libvirt_only) or "none"
         if h.netc_only:

@@ -73,6 +73,20 @@ def test_iptables_backend_equivalent(case: Case) -> None:
     assert {(d.kind, d.only_in) for d in result.declared} == expected
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_both_sides_meet_the_networks_spec(case: Case) -> None:
+    """Agreeing is not enough: libvirt's and netc's rulesets both pass the verifier's
+    behavioural spec of the network (what `netc verify --spec` checks)."""
+    parity, conformance = _parity()
+    from netc.parity.spec import check_spec, format_spec_failures
+
+    spec = conformance._spec(CORPUS, case)
+    for backend, sides in conformance.rulesets(CORPUS, case).items():
+        for side in sides:
+            failures = check_spec(side, spec)
+            assert not failures, f"{backend}: {format_spec_failures(failures)}"
+
+
 # -- host services: invisible under ACCEPT policies, exact under DROP -----------------------
 
 
