@@ -130,9 +130,11 @@ class Reader:
             self.fail(name_el, "<name> is empty")
         name = self.netc_name(name, name_el)
         forward = self.attempt(lambda: self.forward(forward_el)) if forward_el is not None else None
+        if forward_el is not None and forward_el.get("mode") in UNFIREWALLED_MODES:
+            raise _Invalid  # said all there is to say (such networks often have no bridge)
         if bridge_el is None or not bridge_el.get("name"):
             self.fail(
-                bridge_el or root,
+                bridge_el if bridge_el is not None else root,
                 f"network '{name}' has no <bridge name=...>",
                 "libvirt picks a virbrN name when the network is defined; "
                 "use the XML libvirt saved (virsh net-dumpxml) or add <bridge name='virbr0'/>",

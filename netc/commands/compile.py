@@ -17,7 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compile network files to nft or iptables-restore text",
         description="Compile .net files into one ruleset for a firewall backend.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help=".net file(s); '-' reads stdin")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".net file(s) or libvirt network XML; '-' reads stdin",
+    )
     p.add_argument(
         "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
     )

@@ -237,6 +237,15 @@ def test_bad_values_are_located_in_the_xml(tmp_path, capsys, inner, forward, lin
     assert f"bad.xml:{line}:" in err and message in err, err
 
 
+def test_macvtap_network_gets_exactly_one_message(tmp_path, capsys) -> None:
+    xml = (
+        "<network>\n  <name>macvtap</name>\n  <forward mode='bridge'>\n"
+        "    <interface dev='eth0'/>\n  </forward>\n</network>\n"
+    )
+    err = _error(xml, tmp_path, capsys, "compile")
+    assert err.count("error:") == 1 and "bad.xml:3:3: error: forward mode 'bridge'" in err
+
+
 def test_not_a_network_no_name_no_bridge_doctype(tmp_path, capsys) -> None:
     assert "expected a libvirt <network> element, found <domain>" in _error(
         "<domain type='kvm'/>", tmp_path, capsys
