@@ -193,15 +193,15 @@ the verifier proves have no verdict or NAT effect but reports because one side h
 behavioural spec of the network (`netc verify --spec`: per forward mode, guest→outside
 masqueraded into the port range or routed, outside→guest new and established, guest↔guest,
 guest→host DHCP/DHCPv6/DNS/TFTP, multicast and broadcast not masqueraded), since two rulesets
-can agree and both be wrong. "holds on all four" = libvirt's
-and netc's ruleset on each backend.
+can agree and both be wrong. "holds on all four" = on libvirt's and on netc's ruleset, on each
+backend.
 
 **Host services** (last column). libvirt's iptables backend accepts guest→host DHCP (tcp and udp
 67) and DNS (tcp and udp 53) and host→guest tcp/udp 68 and 53 unconditionally, whether or not the
 network serves them (with an IPv6 subnet also DNS both ways and DHCPv6 547 in / 546 out); its nft
-backend accepts none. netc accepts, on both backends, exactly the
-services the network serves (DHCP only with a DHCP range or host, DNS unless `dns off`, TFTP with
-`tftp`). With the default ACCEPT policies this makes no verdict difference (hence "equivalent").
+backend accepts none. netc accepts, on both backends, exactly the services the network serves
+(DHCP only with a DHCP range or host, DNS unless `dns off`, TFTP with `tftp`). With the default
+ACCEPT policies this makes no verdict difference (hence "equivalent").
 It shows as soon as a host firewall drops by default: the column lists the verifier's
 counterexamples when both iptables sides get `INPUT`/`OUTPUT` policy DROP, all of them "libvirt
 accepts, netc drops". On nft the same foreign DROP drops on both sides (an accept in one nft table
