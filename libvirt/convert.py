@@ -74,19 +74,17 @@ def networks_from_xml(
 ) -> tuple[list[Network], list[Diagnostic], list[Diagnostic]]:
     """Compile one XML source to networks: (networks, problems, notes), spans in the XML.
 
-    Syntax errors in the generated text (which would be a bug here, or a value the grammar
-    cannot hold) raise NetcError, also located in the XML.
+    Problems in the generated text, syntax errors included (a value the grammar cannot hold),
+    are located in the XML.
     """
-    from netc.compiler.build import build  # the compiler calls us: import lazily, no cycle
-    from netc.compiler.parse import parse
+    from netc.compiler.api import networks_from_text  # the compiler calls us: lazy, no cycle
 
     imported = import_sources([(filename, text)])
     relocate = _Relocator(filename, imported.generated)
     try:
-        tree = parse(imported.text, filename)
+        networks, problems = networks_from_text(imported.text, filename)
     except NetcError as err:
         raise NetcError([relocate(d) for d in err.diagnostics]) from None
-    networks, problems = build(tree, filename)
     return (
         [relocate(n) for n in networks],
         [relocate(d) for d in problems],

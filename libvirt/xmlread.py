@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from netc.compiler import names
-from netc.diagnostics import Diagnostic, NetcError, did_you_mean
+from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import IPAddress, IPInterface, Mode
 
 from .records import LvBootp, LvForward, LvHost, LvIp, LvNetwork, LvPorts, LvRange, LvTftp
@@ -72,7 +72,9 @@ class Reader:
 
     def ignore(self, element: Element, why: str) -> None:
         self.note(
-            element.tag, element, f"<{element.tag}> {why}; it does not affect the firewall, ignored"
+            element.tag,
+            element,
+            f"<{shown(element.tag)}> {why}; it does not affect the firewall, ignored",
         )
 
     def attempt(self, read: Callable[[], object]) -> object | None:
@@ -86,7 +88,7 @@ class Reader:
     def required(self, element: Element, attr: str) -> str:
         value = element.get(attr)
         if value is None or not value.strip():
-            self.fail(element, f"<{element.tag}> needs a '{attr}' attribute")
+            self.fail(element, f"<{shown(element.tag)}> needs a '{attr}' attribute")
         return value.strip()
 
     def address(self, element: Element, attr: str, value: str | None = None) -> IPAddress:
@@ -94,20 +96,20 @@ class Reader:
         try:
             return ipaddress.ip_address(text)
         except ValueError:
-            self.fail(element, f"{attr}='{text}' is not an IPv4 or IPv6 address")
+            self.fail(element, f"{attr}='{shown(text)}' is not an IPv4 or IPv6 address")
 
     def yes_no(self, element: Element, attr: str, default: bool) -> bool:
         value = element.get(attr)
         if value is None:
             return default
         if value not in ("yes", "no"):
-            self.fail(element, f"{attr}='{value}' must be 'yes' or 'no'")
+            self.fail(element, f"{attr}='{shown(value)}' must be 'yes' or 'no'")
         return value == "yes"
 
     def port(self, element: Element, attr: str) -> int:
         text = self.required(element, attr)
         if not text.isdigit() or int(text) > 65535:
-            self.fail(element, f"{attr}='{text}' is not a port number (0-65535)")
+            self.fail(element, f"{attr}='{shown(text)}' is not a port number (0-65535)")
         return int(text)
 
     # -- structure -------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ class Reader:
         if root.tag != "network":
             self.fail(
                 root,
-                f"expected a libvirt <network> element, found <{root.tag}>",
+                f"expected a libvirt <network> element, found <{shown(root.tag)}>",
                 "netc reads libvirt network XML, e.g. /etc/libvirt/qemu/networks/default.xml",
             )
         name_el = self.single(root, "name")
@@ -135,7 +137,7 @@ class Reader:
         if bridge_el is None or not bridge_el.get("name"):
             self.fail(
                 bridge_el if bridge_el is not None else root,
-                f"network '{name}' has no <bridge name=...>",
+                f"network '{shown(name)}' has no <bridge name=...>",
                 "libvirt picks a virbrN name when the network is defined; "
                 "use the XML libvirt saved (virsh net-dumpxml) or add <bridge name='virbr0'/>",
             )
@@ -150,7 +152,7 @@ class Reader:
                     self.note(
                         f"dns/{child.tag}",
                         child,
-                        f"<dns><{child.tag}> configures dnsmasq; "
+                        f"<dns><{shown(child.tag)}> configures dnsmasq; "
                         "it does not affect the firewall, ignored",
                     )
         for child in root.children:
@@ -162,7 +164,7 @@ class Reader:
                 self.note(
                     child.tag,
                     child,
-                    f"<{child.tag}> is not an element netc knows in libvirt network XML; ignored",
+                    f"<{shown(child.tag)}> is not an element netc knows in libvirt network XML; ignored",
                 )
         if self.problems:
             raise _Invalid
@@ -193,7 +195,7 @@ class Reader:
         self.note(
             "name",
             element,
-            f"network name {name!r} is not a netc name (letters, digits, '_', '-'); "
+            f"network name '{shown(name)}' is not a netc name (letters, digits, '_', '-'); "
             f"it is imported as '{spelled}'",
         )
         return spelled
@@ -214,7 +216,7 @@ class Reader:
             self.note(
                 "bridge zone",
                 bridge,
-                f"<bridge zone='{bridge.get('zone')}'> puts the bridge in a firewalld zone; "
+                f"<bridge zone='{shown(bridge.get('zone'))}'> puts the bridge in a firewalld zone; "
                 "netc does not manage firewalld zones, ignored",
             )
         for attr in BRIDGE_IGNORED_ATTRS:
@@ -230,7 +232,7 @@ class Reader:
         if mode_text in UNFIREWALLED_MODES:
             self.fail(
                 element,
-                f"forward mode '{mode_text}': libvirt adds no firewall rules for it, "
+                f"forward mode '{shown(mode_text)}': libvirt adds no firewall rules for it, "
                 "so netc has nothing to do",
                 "in this mode guests attach to a host bridge or device directly and the host does "
                 "not route for them; their traffic is filtered by the host's own firewall, if any",
@@ -239,7 +241,7 @@ class Reader:
             known = [*FIREWALLED_MODES, *UNFIREWALLED_MODES]
             self.fail(
                 element,
-                f"unknown forward mode '{mode_text}'",
+                f"unknown forward mode '{shown(mode_text)}'",
                 did_you_mean(mode_text, known) or f"libvirt's modes are: {', '.join(known)}",
             )
         mode = FIREWALLED_MODES[mode_text]
@@ -250,7 +252,9 @@ class Reader:
         ipv6_nat = False
         if nat_el is not None:
             if mode is not Mode.NAT:
-                self.fail(nat_el, f"<nat> only applies to forward mode 'nat', not '{mode_text}'")
+                self.fail(
+                    nat_el, f"<nat> only applies to forward mode 'nat', not '{shown(mode_text)}'"
+                )
             ipv6_nat = self.yes_no(nat_el, "ipv6", False)
             addresses = self.nat_addresses(nat_el)
             ports = self.nat_ports(nat_el)
@@ -265,7 +269,7 @@ class Reader:
             if dev is not None and dev != first:
                 self.fail(
                     interfaces[0],
-                    f"<interface dev='{first}'> does not match <forward dev='{dev}'>",
+                    f"<interface dev='{shown(first)}'> does not match <forward dev='{shown(dev)}'>",
                     "libvirt requires the first <interface> to name the forward dev",
                 )
             if len(interfaces) > 1:
@@ -355,9 +359,9 @@ class Reader:
         address = self.address(element, "address")
         family = element.get("family")
         if family not in (None, "ipv4", "ipv6"):
-            self.fail(element, f"family='{family}' must be 'ipv4' or 'ipv6'")
+            self.fail(element, f"family='{shown(family)}' must be 'ipv4' or 'ipv6'")
         if family is not None and family != f"ipv{address.version}":
-            self.fail(element, f"address {address} is not {family}")
+            self.fail(element, f"address {address} is not {shown(family)}")
         prefix, netmask = element.get("prefix"), element.get("netmask")
         if prefix is not None and netmask is not None:
             self.fail(element, "<ip> has both prefix and netmask; give one")
@@ -367,11 +371,11 @@ class Reader:
             try:
                 length = ipaddress.IPv4Network(f"0.0.0.0/{netmask}").prefixlen
             except ValueError:
-                self.fail(element, f"netmask='{netmask}' is not a valid IPv4 netmask")
+                self.fail(element, f"netmask='{shown(netmask)}' is not a valid IPv4 netmask")
         elif prefix is not None:
             limit = 32 if address.version == 4 else 128
             if not prefix.isdigit() or int(prefix) > limit:
-                self.fail(element, f"prefix='{prefix}' is not a prefix length (0-{limit})")
+                self.fail(element, f"prefix='{shown(prefix)}' is not a prefix length (0-{limit})")
             length = int(prefix)
         else:
             length = _default_prefix(address)
