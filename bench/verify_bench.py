@@ -83,7 +83,9 @@ def main() -> None:
         bench("10 networks", many_networks(10), args.repeat),
         bench(f"{args.networks} networks", many_networks(args.networks), args.repeat),
     ]
-    print("| case | method | rules (both sides) | packet classes | regions | parse s | verify s | spec s |")
+    print(
+        "| case | method | rules (both sides) | packet classes | regions | parse s | verify s | spec s |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
