@@ -290,7 +290,7 @@ def test_accepted_grammar_outputs_load(scratch_ns, capsys, tmp_path):
 # -- the overlap sweep agrees with comparing every pair ----------------------------------------
 
 
-@FUZZ
+@settings(FUZZ, max_examples=min(EXAMPLES, 50))
 @given(
     blocks=st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 255), st.sampled_from([16, 20, 24, 26])),
