@@ -214,7 +214,8 @@ class _Recovery:
     def advance(self, tok: Token) -> None:
         g = self.g
         choices = self.ip.choices()
-        if tok.type == g.network and self.depth == 0 and tok.type in choices:
+        # Top level accepts end of file; after 'network' (where a keyword may be the name) not.
+        if tok.type == g.network and self.depth == 0 and "$END" in choices:
             self.top = _fork(self.ip)
             self.stmt = None
             self.network_start = (tok.line, tok.column)
@@ -434,7 +435,8 @@ class _Recovery:
         found = "end of file" if tok.type == "$END" else f"'{shown(_value(tok))}'"
         prev = self.last
         prev_text = _value(prev) if prev is not None else ""
-        wants_value = bool(expected & _NAMES) and not (expected - _NAMES - {"MINUS"})
+        # A name or value is wanted (keywords may be accepted too, where they can be names).
+        wants_value = bool(expected & _NAMES) and expected - _NAMES - {"MINUS"} <= set(g.keywords)
 
         if g.rbrace in expected and self.blocks and tok.type in ("$END", g.network):
             block = self.blocks[-1]
