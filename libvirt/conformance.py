@@ -18,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 from .corpus import CASES, Case, expected
@@ -155,15 +156,30 @@ def host_only(corpus: Path, case: Case):
     netc_only: set[str] = set()
     for ce in result.counterexamples:
         p = ce.packet
-        proto = {6: "tcp", 17: "udp"}.get(p.l4proto, str(p.l4proto))
-        key = f"{p.family.value} {p.path.value} {proto}/{p.dport}"
-        if ce.a.outcome.verdict == "accept" and ce.b.outcome.verdict != "accept":
-            libvirt_only.add(key)
-        elif ce.b.outcome.verdict == "accept" and ce.a.outcome.verdict != "accept":
-            netc_only.add(key)
-        else:
-            netc_only.add(f"UNEXPECTED {key}: {ce.a.outcome} vs {ce.b.outcome}")
+        region = dict(ce.region.fields)
+        example = {6: "tcp", 17: "udp"}.get(p.l4proto, str(p.l4proto))
+        protos = [x.strip() for x in region.get("l4proto", example).split(",")]
+        # A counterexample stands for a region; every protocol and port in it differs alike.
+        for proto, dport in product(protos, _ports(region.get("dport"), p.dport)):
+            key = f"{p.family.value} {p.path.value} {proto}/{dport}"
+            if ce.a.outcome.verdict == "accept" and ce.b.outcome.verdict != "accept":
+                libvirt_only.add(key)
+            elif ce.b.outcome.verdict == "accept" and ce.a.outcome.verdict != "accept":
+                netc_only.add(key)
+            else:
+                netc_only.add(f"UNEXPECTED {key}: {ce.a.outcome} vs {ce.b.outcome}")
     return HostOnly(case.name, tuple(sorted(libvirt_only)), tuple(sorted(netc_only))), result
+
+
+def _ports(described: str | None, example: int | None) -> list[int | None]:
+    """The destination ports a region lists ("53, 68", "1-3"); its example when it lists none."""
+    if not described:
+        return [example]
+    ports: list[int | None] = []
+    for part in described.split(","):
+        first, _, last = part.strip().partition("-")
+        ports += range(int(first), int(last or first) + 1)
+    return ports
 
 
 # -- the table -------------------------------------------------------------------------------
