@@ -12,6 +12,7 @@ fail: without netc the source leaks and wan→guest succeeds.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class Check:
     family: int = 4
     sport: int | None = None
     broadcast: bool = False
+    closed: bool = False  # no server listens: the far end answers with a port unreachable
 
     def spec(self, shape: Shape) -> str:
         if self.broadcast:
@@ -78,27 +80,38 @@ class Expect:
     """What a check should show: reached or blocked; if reached, the source the server saw.
 
     `source` names whose address the server should see: "masquerade" (the host's uplink
-    address), "own" (the client's own address), or None (don't care). `remapped` True means the
-    client's low source port must arrive moved into 1024-65535; False means unchanged.
+    address), "own" (the client's own address), a CIDR the address must fall in (SNAT to an
+    address range), or None (don't care). `remapped` True means the client's low source port
+    must arrive moved into `ports` (libvirt's default 1024-65535); False means unchanged.
     """
 
     reach: bool
     source: str | None = None
     remapped: bool | None = None
     sensitive: bool = False  # the no-rules baseline must violate this expectation
+    ports: tuple[int, int] = (1024, 65535)
+    result: str | None = None  # the client's exact verdict when blocked ("refused": a reject)
 
     def problems(self, check: Check, shape: Shape, outcome: Outcome) -> list[str]:
         """Why `outcome` does not meet this expectation (empty when it does)."""
         if not self.reach:
-            return [] if outcome.blocked else [f"expected blocked, got {outcome}"]
+            if not outcome.blocked:
+                return [f"expected blocked, got {outcome}"]
+            if self.result is not None and outcome.result != self.result:
+                return [f"expected the client to see {self.result}, got {outcome}"]
+            return []
         if not outcome.ok:
             return [f"expected to get through, got {outcome}"]
         found = []
         want = self._source(check, shape)
-        if want is not None and outcome.peer != want:
+        if want is not None and "/" in want:
+            if ipaddress.ip_address(outcome.peer) not in ipaddress.ip_network(want):
+                found.append(f"server saw source {outcome.peer}, expected one in {want}")
+        elif want is not None and outcome.peer != want:
             found.append(f"server saw source {outcome.peer}, expected {want}")
-        if self.remapped is True and not (1024 <= outcome.sport <= 65535):
-            found.append(f"source port {outcome.sport} not remapped into 1024-65535")
+        low, high = self.ports
+        if self.remapped is True and not (low <= outcome.sport <= high):
+            found.append(f"source port {outcome.sport} not remapped into {low}-{high}")
         if self.remapped is False and outcome.sport != check.sport:
             found.append(f"source port {check.sport} changed to {outcome.sport}")
         return found
@@ -107,7 +120,7 @@ class Expect:
         if self.source == "masquerade":
             return str((HOST_UPLINK4 if check.family == 4 else HOST_UPLINK6).ip)
         if self.source != "own":
-            return None
+            return self.source
         if check.client == "wan":
             return str((WAN_UPLINK4 if check.family == 4 else WAN_UPLINK6).ip)
         if check.client == "host":
@@ -130,6 +143,8 @@ DHCP = Check("guest_to_host_dhcp", "guest", "udp", "host", 67)
 DHCP_BCAST = Check("guest_dhcp_broadcast", "guest", "udp", "host", 67, sport=68, broadcast=True)
 CROSS = Check("guest_to_guest2", "guest", "tcp", "guest2", HOST_TCP)
 TO_HOST = Check("guest_to_host_tcp", "guest", "tcp", "host", HOST_TCP)
+CLOSED_TCP = Check("guest_to_wan_closed_tcp", "guest", "tcp", "wan", 9, sport=702, closed=True)
+CLOSED_UDP = Check("guest_to_wan_closed_udp", "guest", "udp", "wan", 9, sport=703, closed=True)
 
 
 def _v6(check: Check) -> Check:
@@ -147,7 +162,10 @@ def _v6(check: Check) -> Check:
 MASQ = Expect(True, "masquerade", remapped=True, sensitive=True)
 OWN = Expect(True, "own")
 REACH = Expect(True)
-BLOCKED = Expect(False, sensitive=True)
+# libvirt rejects (icmp port-unreachable), never drops: the client must see a refusal at once
+BLOCKED = Expect(False, sensitive=True, result="refused")
+# the far end's port unreachable must come back to the guest through NAT (ct state related)
+FAR_REFUSAL = Expect(False, result="refused")
 HOST_SIDE = _checks(
     (SSH, OWN), (DNS_UDP, REACH), (DNS_TCP, REACH), (DHCP, REACH), (DHCP_BCAST, REACH)
 )
@@ -159,6 +177,7 @@ class Scenario:
     text: str
     shape: Shape
     checks: tuple[tuple[Check, Expect], ...]
+    removed: bool = False  # load the rules, then their `--remove` text, then probe
 
 
 def _example(name: str) -> str:
@@ -203,6 +222,8 @@ SCENARIOS = [
         _checks(
             (OUT_TCP, MASQ),
             (OUT_UDP, MASQ),
+            (CLOSED_TCP, FAR_REFUSAL),
+            (CLOSED_UDP, FAR_REFUSAL),
             (IN_TCP, BLOCKED),
             (IN_UDP, BLOCKED),
             (CROSS, OWN),
@@ -289,6 +310,55 @@ SCENARIOS = [
         ),
     ),
 ]
+# SNAT to an address range the host does not own: the wan routes it back to the host
+SNAT_SHAPE = Shape(
+    bridge="virbr0", gateway4="192.168.122.1/24", gateway6=None, wan_routes=("192.0.2.192/26",)
+)
+SCENARIOS += [
+    Scenario(
+        "nat_snat_range",
+        """
+        network snat {
+            bridge virbr0
+            forward nat { address 192.0.2.200 - 192.0.2.203  ports 2000 - 2999 }
+            ip 192.168.122.1/24
+        }
+        """,
+        SNAT_SHAPE,
+        _checks(
+            (OUT_TCP, Expect(True, "192.0.2.200/30", True, True, (2000, 2999))),
+            (OUT_UDP, Expect(True, "192.0.2.200/30", True, True, (2000, 2999))),
+            (IN_TCP, BLOCKED),
+            (CROSS, OWN),
+        ),
+    ),
+    # `forward open`: netc (like libvirt) adds nothing, so traffic flows as without rules
+    Scenario(
+        "open",
+        "network op { bridge virbr0 forward open ip 192.168.122.1/24 }",
+        DEFAULT_SHAPE,
+        _checks(
+            (OUT_TCP, Expect(True, "own", remapped=False)),
+            (IN_TCP, OWN),
+            (CROSS, OWN),
+            (SSH, OWN),
+        ),
+    ),
+    # load, then remove: nothing of netc's behaviour is left (new connections only: conntrack
+    # keeps old bindings, which is why every run has fresh namespaces)
+    Scenario(
+        "nat_removed",
+        _example("default.net"),
+        DEFAULT_SHAPE,
+        _checks(
+            (OUT_TCP, Expect(True, "own", remapped=False)),
+            (IN_TCP, OWN),
+            (CROSS, OWN),
+            (SSH, OWN),
+        ),
+        removed=True,
+    ),
+]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 # (scenario, backend or None for all, check name) -> reason: compiler bugs found by these tests.
@@ -304,14 +374,17 @@ class Run:
 def _listen(scenario: Scenario) -> dict[str, list[str]]:
     listen: dict[str, set[str]] = {}
     for check, _ in scenario.checks:
+        if check.closed:
+            continue
         listen.setdefault(check.server, set()).add(f"{check.proto}/{check.port}")
     return {role: sorted(specs) for role, specs in listen.items()}
 
 
 def _load(topo, backend: str, scenario: Scenario) -> None:
-    for target, argv in BACKENDS[backend]:
-        rules = compile_text(scenario.text, f"{scenario.name}.net", target)
-        topo.run("host", *argv, input=rules)
+    for remove in (False, True) if scenario.removed else (False,):
+        for target, argv in BACKENDS[backend]:
+            rules = compile_text(scenario.text, f"{scenario.name}.net", target, remove=remove)
+            topo.run("host", *argv, input=rules)
 
 
 def observe(scenario: Scenario, backend: str) -> Run:

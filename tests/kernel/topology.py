@@ -56,6 +56,7 @@ class Shape:
     index4: int = 10
     index6: int = 0x10
     bridge_nf_call: bool = True
+    wan_routes: tuple[str, ...] = ()  # more prefixes the wan routes via the host (SNAT ranges)
 
     def _guest(self, gateway: str | None, offset: int) -> str | None:
         if gateway is None:
@@ -134,9 +135,27 @@ def _up(ipr: IPRoute, ifname: str, **extra) -> int:
 _NS_SYSCTLS = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 
 
+def _sysctl_all(namespaces: list[str], settings: tuple[str, ...]) -> None:
+    """Set sysctls in several namespaces at once (one `ip netns exec` each, in parallel)."""
+    procs = [
+        (
+            ns,
+            subprocess.Popen(
+                ["ip", "netns", "exec", ns, "sysctl", "-qw", *settings],
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for ns in namespaces
+    ]
+    for ns, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"sysctl {' '.join(settings)} failed in {ns}: {err.strip()}")
+
+
 def _build(shape: Shape, names: dict[str, str]) -> None:
-    for name in names.values():
-        nsrun(name, "sysctl", "-qw", *_NS_SYSCTLS)
+    _sysctl_all(list(names.values()), _NS_SYSCTLS)
     with IPRoute(netns=names["host"]) as host:
         host.link("add", ifname=shape.bridge, kind="bridge")
         bridge = _up(host, shape.bridge)
@@ -178,10 +197,13 @@ def _build(shape: Shape, names: dict[str, str]) -> None:
         _add_addr(wan, eth0, str(WAN_UPLINK6))
         _add_addr(wan, lo, f"{SERVER4}/32")
         _add_addr(wan, lo, f"{SERVER6}/128")
-        for family, via in ((4, HOST_UPLINK4.ip), (6, HOST_UPLINK6.ip)):
+        vias = {4: str(HOST_UPLINK4.ip), 6: str(HOST_UPLINK6.ip)}
+        for family in (4, 6):
             subnet = shape.subnet(family)
             if subnet is not None:
-                wan.route("add", dst=subnet, gateway=str(via))
+                wan.route("add", dst=subnet, gateway=vias[family])
+        for prefix in shape.wan_routes:
+            wan.route("add", dst=prefix, gateway=vias[ipaddress.ip_network(prefix).version])
 
     nf = "1" if shape.bridge_nf_call else "0"
     nsrun(
