@@ -23,7 +23,15 @@ from kernel_support import require_kernel
 from netc.compiler.api import compile_text
 
 from .probing import Outcome, servers
-from .topology import HOST_UPLINK4, HOST_UPLINK6, WAN_UPLINK4, WAN_UPLINK6, Shape, topology
+from .topology import (
+    HOST_UPLINK4,
+    HOST_UPLINK6,
+    WAN_UPLINK4,
+    WAN_UPLINK6,
+    Shape,
+    Topology,
+    topology,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -62,15 +70,8 @@ class Check:
     broadcast: bool = False
     closed: bool = False  # no server listens: the far end answers with a port unreachable
 
-    def spec(self, shape: Shape) -> str:
-        if self.broadcast:
-            host = "255.255.255.255"
-        elif self.server == "wan":
-            host = "198.51.100.1" if self.family == 4 else "2001:db8:5100::1"
-        elif self.server == "host":
-            host = shape.gateway_addr(self.family)
-        else:
-            host = shape.guest_addr(self.family, second=self.server == "guest2")
+    def spec(self, topo: Topology) -> str:
+        host = "255.255.255.255" if self.broadcast else topo.addr(self.server, self.family)
         tail = "" if self.sport is None else f"/{self.sport}"
         return f"{self.proto}/{host}/{self.port}{tail}"
 
@@ -92,7 +93,7 @@ class Expect:
     ports: tuple[int, int] = (1024, 65535)
     result: str | None = None  # the client's exact verdict when blocked ("refused": a reject)
 
-    def problems(self, check: Check, shape: Shape, outcome: Outcome) -> list[str]:
+    def problems(self, check: Check, topo: Topology, outcome: Outcome) -> list[str]:
         """Why `outcome` does not meet this expectation (empty when it does)."""
         if not self.reach:
             if not outcome.blocked:
@@ -103,7 +104,7 @@ class Expect:
         if not outcome.ok:
             return [f"expected to get through, got {outcome}"]
         found = []
-        want = self._source(check, shape)
+        want = self._source(check, topo)
         if want is not None and "/" in want:
             if ipaddress.ip_address(outcome.peer) not in ipaddress.ip_network(want):
                 found.append(f"server saw source {outcome.peer}, expected one in {want}")
@@ -116,16 +117,14 @@ class Expect:
             found.append(f"source port {check.sport} changed to {outcome.sport}")
         return found
 
-    def _source(self, check: Check, shape: Shape) -> str | None:
+    def _source(self, check: Check, topo: Topology) -> str | None:
         if self.source == "masquerade":
             return str((HOST_UPLINK4 if check.family == 4 else HOST_UPLINK6).ip)
         if self.source != "own":
             return self.source
         if check.client == "wan":
             return str((WAN_UPLINK4 if check.family == 4 else WAN_UPLINK6).ip)
-        if check.client == "host":
-            return shape.gateway_addr(check.family)
-        return shape.guest_addr(check.family, second=check.client == "guest2")
+        return topo.addr(check.client, check.family)
 
 
 def _checks(*pairs: tuple[Check, Expect]) -> tuple[tuple[Check, Expect], ...]:
@@ -178,6 +177,7 @@ class Scenario:
     shape: Shape
     checks: tuple[tuple[Check, Expect], ...]
     removed: bool = False  # load the rules, then their `--remove` text, then probe
+    extra: tuple[Shape, ...] = ()  # more networks on the host, one guest each ("peer0", ...)
 
 
 def _example(name: str) -> str:
@@ -359,6 +359,36 @@ SCENARIOS += [
         removed=True,
     ),
 ]
+# several networks in one file: libvirt rejects traffic into another NAT network (its `oif`
+# reject comes first), while a routed network accepts it (stateless allow-in)
+SCENARIOS.append(
+    Scenario(
+        "two_networks",
+        """
+        network default { bridge virbr0 forward nat ip 192.168.122.1/24 }
+        network other { bridge virbr5 forward nat ip 192.168.124.1/24 }
+        network rt { bridge virbr6 forward route ip 192.0.2.1/25 }
+        """,
+        DEFAULT_SHAPE,
+        _checks(
+            (OUT_TCP, MASQ),
+            (Check("peer0_to_wan_tcp", "peer0", "tcp", "wan", WAN_TCP, sport=704), MASQ),
+            (Check("guest_to_nat_peer", "guest", "tcp", "peer0", GUEST_TCP), BLOCKED),
+            (Check("nat_peer_to_guest", "peer0", "tcp", "guest", GUEST_TCP), BLOCKED),
+            # masqueraded like any destination outside the source subnet, via virbr6's address
+            (
+                Check("guest_to_routed_peer", "guest", "tcp", "peer1", GUEST_TCP),
+                Expect(True, "192.0.2.1/32"),
+            ),
+            (Check("wan_to_routed_peer", "wan", "tcp", "peer1", GUEST_TCP), OWN),
+            (IN_TCP, BLOCKED),
+        ),
+        extra=(
+            Shape(bridge="virbr5", gateway4="192.168.124.1/24", gateway6=None),
+            Shape(bridge="virbr6", gateway4="192.0.2.1/25", gateway6=None),
+        ),
+    )
+)
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 # (scenario, backend or None for all, check name) -> reason: compiler bugs found by these tests.
@@ -367,6 +397,7 @@ KNOWN_BUGS: dict[tuple[str, str | None, str], str] = {}
 
 @dataclass(frozen=True, slots=True)
 class Run:
+    topo: Topology  # namespaces gone by now; kept for the addresses
     outcomes: dict[str, Outcome]
     seconds: float
 
@@ -390,18 +421,16 @@ def _load(topo, backend: str, scenario: Scenario) -> None:
 def observe(scenario: Scenario, backend: str) -> Run:
     """Build a fresh topology, load the rules (none for the baseline), run every probe once."""
     started = time.monotonic()
-    with topology(scenario.shape, tag=f"bh{len(_RUNS)}") as topo:
+    with topology(scenario.shape, f"bh{len(_RUNS)}", scenario.extra) as topo:
         if backend != BASELINE:
             _load(topo, backend, scenario)
         clients: dict[str, list[str]] = {}
         for check, _ in scenario.checks:
-            clients.setdefault(check.client, []).append(check.spec(scenario.shape))
+            clients.setdefault(check.client, []).append(check.spec(topo))
         with servers(topo, _listen(scenario)) as srv:
             got = srv.probe(clients, timeout=1.0)
-    outcomes = {
-        check.name: got[(check.client, check.spec(scenario.shape))] for check, _ in scenario.checks
-    }
-    return Run(outcomes, time.monotonic() - started)
+    outcomes = {check.name: got[(check.client, check.spec(topo))] for check, _ in scenario.checks}
+    return Run(topo, outcomes, time.monotonic() - started)
 
 
 _RUNS: dict[tuple[str, str], Run | Exception] = {}
@@ -450,10 +479,9 @@ def _expectation(scenario: Scenario, name: str) -> tuple[Check, Expect]:
 def test_behaviour(scenario_name: str, backend: str, check_name: str) -> None:
     scenario = BY_NAME[scenario_name]
     check, expect = _expectation(scenario, check_name)
-    outcome = run_of(scenario, backend).outcomes[check_name]
-    assert not expect.problems(check, scenario.shape, outcome), "; ".join(
-        expect.problems(check, scenario.shape, outcome)
-    )
+    run = run_of(scenario, backend)
+    problems = expect.problems(check, run.topo, run.outcomes[check_name])
+    assert not problems, "; ".join(problems)
 
 
 def _sensitive():
@@ -468,8 +496,9 @@ def test_baseline_without_rules_fails_the_check(scenario_name: str, check_name: 
     """Without rules the check must fail, or it would prove nothing about the rules."""
     scenario = BY_NAME[scenario_name]
     check, expect = _expectation(scenario, check_name)
-    outcome = run_of(scenario, BASELINE).outcomes[check_name]
-    assert expect.problems(check, scenario.shape, outcome), f"passes without rules: {outcome}"
+    run = run_of(scenario, BASELINE)
+    outcome = run.outcomes[check_name]
+    assert expect.problems(check, run.topo, outcome), f"passes without rules: {outcome}"
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
