@@ -15,11 +15,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from kernel_support import require_kernel
+from kernel_support import kernel_unavailable, require_kernel
 from netc.compiler.api import compile_text
 
 from .probing import Outcome, servers
@@ -45,8 +46,9 @@ BACKENDS: dict[str, list[tuple[str, list[str]]]] = {
         ("ip6tables", ["ip6tables-restore", "--noflush"]),
     ],
     "iptables-legacy": [
-        ("iptables", ["iptables-legacy-restore", "--noflush"]),
-        ("ip6tables", ["ip6tables-legacy-restore", "--noflush"]),
+        # -w: the legacy xtables lock is a file shared by every namespace on the machine
+        ("iptables", ["iptables-legacy-restore", "-w", "5", "--noflush"]),
+        ("ip6tables", ["ip6tables-legacy-restore", "-w", "5", "--noflush"]),
     ],
 }
 BASELINE = "none"
@@ -185,14 +187,6 @@ def _example(name: str) -> str:
         return fh.read()
 
 
-ISOLATED = """
-network iso {
-    bridge virbr1
-    forward isolated
-    ip 192.168.100.1/24 { dhcp 192.168.100.128 - 192.168.100.254 }
-}
-"""
-
 ROUTED = """
 network routed {
     bridge virbr2
@@ -201,14 +195,9 @@ network routed {
 }
 """
 
-DUAL = """
-network dual {
-    bridge virbr3
-    forward nat %s
-    ip 192.168.123.1/24 { dhcp 192.168.123.100 - 192.168.123.254 }
-    ip 2001:db8:ca2:2::1/64
-}
-"""
+# examples/dual-stack.net with `ipv6 nat` added
+DUAL_V6NAT = _example("dual-stack.net").replace("forward nat", "forward nat { ipv6 nat }")
+assert "ipv6 nat" in DUAL_V6NAT
 
 DEFAULT_SHAPE = Shape(bridge="virbr0", gateway4="192.168.122.1/24", gateway6=None)
 ROUTED_SHAPE = Shape(bridge="virbr2", gateway4="192.0.2.1/25", gateway6=None)
@@ -239,7 +228,7 @@ SCENARIOS = [
     ),
     Scenario(
         "isolated",
-        ISOLATED,
+        _example("isolated.net"),
         Shape(bridge="virbr1", gateway4="192.168.100.1/24", gateway6=None),
         _checks(
             (OUT_TCP, BLOCKED),
@@ -267,8 +256,8 @@ SCENARIOS = [
     ),
     Scenario(
         "routed_stateful",
-        ROUTED % "inbound stateful",
-        ROUTED_SHAPE,
+        _example("routed.net"),  # `forward route { dev eth0  inbound stateful }`
+        Shape(bridge="virbr2", gateway4="192.0.2.1/25", gateway6=None, uplink="eth0"),
         _checks(
             (OUT_TCP, Expect(True, "own", remapped=False)),
             (OUT_UDP, Expect(True, "own", remapped=False)),
@@ -280,7 +269,7 @@ SCENARIOS = [
     # dual stack in nat mode: IPv4 masqueraded, IPv6 routed (and, as libvirt, open inbound)
     Scenario(
         "dual",
-        DUAL % "",
+        _example("dual-stack.net"),
         DUAL_SHAPE,
         _checks(
             (OUT_TCP, MASQ),
@@ -297,7 +286,7 @@ SCENARIOS = [
     # `ipv6 nat` (libvirt's <nat ipv6='yes'>): IPv6 masqueraded too, and closed inbound
     Scenario(
         "dual_v6nat",
-        DUAL % "{ ipv6 nat }",
+        DUAL_V6NAT,
         DUAL_SHAPE,
         _checks(
             (OUT_TCP, MASQ),
@@ -436,15 +425,44 @@ def observe(scenario: Scenario, backend: str) -> Run:
 _RUNS: dict[tuple[str, str], Run | Exception] = {}
 
 
+def _observe_once(key: tuple[str, str]) -> None:
+    if key not in _RUNS:
+        try:
+            _RUNS[key] = observe(BY_NAME[key[0]], key[1])
+        except Exception as err:  # remembered, so one broken run fails its checks fast
+            _RUNS[key] = err
+
+
+PARALLEL = 3  # observations at once: each mostly waits for processes to start
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _prefetch(request: pytest.FixtureRequest) -> None:
+    """Observe every (scenario, backend) the selected tests need, a few at a time.
+
+    Each observation is independent (its own namespaces), and most of its time is spent
+    waiting for `ip netns exec` and Python to start, so running them side by side divides the
+    file's wall time without changing what any single run sees.
+    """
+    wanted = []
+    for item in request.session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.module is not request.module or "scenario_name" not in params:
+            continue
+        key = (params["scenario_name"], params.get("backend", BASELINE))
+        if key not in wanted:
+            wanted.append(key)
+    if not wanted or kernel_unavailable() is not None:
+        return  # each test then skips (or, under CI, fails) by itself
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(_observe_once, wanted))
+
+
 def run_of(scenario: Scenario, backend: str) -> Run:
     """Each (scenario, backend) is observed once per session and shared by its checks."""
     require_kernel()
     key = (scenario.name, backend)
-    if key not in _RUNS:
-        try:
-            _RUNS[key] = observe(scenario, backend)
-        except Exception as err:  # remembered, so one broken run fails its checks fast
-            _RUNS[key] = err
+    _observe_once(key)
     found = _RUNS[key]
     if isinstance(found, Exception):
         raise found
@@ -501,9 +519,19 @@ def test_baseline_without_rules_fails_the_check(scenario_name: str, check_name: 
     assert expect.problems(check, run.topo, outcome), f"passes without rules: {outcome}"
 
 
+PROBE_BUDGET_MS = 500  # a reject answers in milliseconds; a drop or a SYN retry costs ≥ 1000
+RUN_BUDGET_S = 15.0  # build, load, probe, teardown: about 0.3 s on an idle machine
+
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 @pytest.mark.parametrize("scenario_name", [s.name for s in SCENARIOS])
 def test_scenario_is_fast(scenario_name: str, backend: str) -> None:
-    """Build, load, probe and teardown stay within seconds: rejects, not drops, and no waits."""
-    seconds = run_of(BY_NAME[scenario_name], backend).seconds
-    assert seconds < 5.0, f"{scenario_name} on {backend} took {seconds:.2f} s"
+    """Every probe answers at once (rejects, not drops; no retries), and a run takes seconds.
+
+    The per-probe figure is what the rules decide; the run's wall time mostly measures how busy
+    the machine is, so its bound only catches a hang.
+    """
+    run = run_of(BY_NAME[scenario_name], backend)
+    slow = [str(o) for o in run.outcomes.values() if o.ms > PROBE_BUDGET_MS]
+    assert not slow, f"probes over {PROBE_BUDGET_MS} ms: {slow}"
+    assert run.seconds < RUN_BUDGET_S, f"{scenario_name} on {backend} took {run.seconds:.2f} s"

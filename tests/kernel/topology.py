@@ -57,6 +57,7 @@ class Shape:
     index6: int = 0x10
     bridge_nf_call: bool = True
     wan_routes: tuple[str, ...] = ()  # more prefixes the wan routes via the host (SNAT ranges)
+    uplink: str = UPLINK  # the host's uplink name (a `.net` file's `forward dev` may name it)
 
     def _guest(self, gateway: str | None, offset: int) -> str | None:
         if gateway is None:
@@ -190,9 +191,12 @@ def _build(shape: Shape, extra: tuple[Shape, ...], names: dict[str, str]) -> Non
         for n, other in enumerate(extra):
             _bridge(host, other, [(f"vpeer{n}", names[f"peer{n}"])])
         host.link(
-            "add", ifname=UPLINK, kind="veth", peer={"ifname": "eth0", "net_ns_fd": names["wan"]}
+            "add",
+            ifname=shape.uplink,
+            kind="veth",
+            peer={"ifname": "eth0", "net_ns_fd": names["wan"]},
         )
-        uplink = _up(host, UPLINK)
+        uplink = _up(host, shape.uplink)
         _up(host, "lo")
         _add_addr(host, uplink, str(HOST_UPLINK4))
         _add_addr(host, uplink, str(HOST_UPLINK6))
