@@ -264,7 +264,10 @@ SCENARIOS = [
             (IN_TCP, BLOCKED),
             (IN_UDP, BLOCKED),
             (SSH, OWN),
+            # `dev eth0` restricts egress: a bridge netc does not manage is not eth0
+            (Check("guest_to_other_bridge", "guest", "tcp", "peer0", GUEST_TCP), BLOCKED),
         ),
+        extra=(Shape(bridge="br-other", gateway4="198.51.100.129/25", gateway6=None),),
     ),
     # dual stack in nat mode: IPv4 masqueraded, IPv6 routed (and, as libvirt, open inbound)
     Scenario(
