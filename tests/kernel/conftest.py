@@ -38,12 +38,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if not runs:
         return
     terminalreporter.section("kernel behaviour runs")
-    for (scenario, backend), run in sorted(runs.items()):
+    for (scenario, backend, mutant), run in sorted(runs.items()):
+        backend = f"{backend}~{mutant}" if mutant else backend
         if isinstance(run, Exception):
-            terminalreporter.write_line(f"{scenario:16} {backend:16} error: {run}")
+            terminalreporter.write_line(f"{scenario:16} {backend:36} error: {run}")
             continue
         slowest = max(run.outcomes.values(), key=lambda o: o.ms)
         terminalreporter.write_line(
-            f"{scenario:16} {backend:16} {run.seconds:5.2f} s  "
+            f"{scenario:16} {backend:36} {run.seconds:5.2f} s  "
             f"({len(run.outcomes)} probes, slowest {slowest.ms} ms)"
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -187,10 +188,11 @@ def _example(name: str) -> str:
         return fh.read()
 
 
-ROUTED = """
+# libvirt's default for routed networks: stateless inbound (examples/routed.net asks stateful)
+ROUTED_STATELESS = """
 network routed {
     bridge virbr2
-    forward route { dev wan0 %s }
+    forward route { dev wan0 }
     ip 192.0.2.1/25 { dhcp 192.0.2.64 - 192.0.2.100 }
 }
 """
@@ -243,7 +245,7 @@ SCENARIOS = [
     # libvirt's routed default: guests keep their addresses, and inbound is stateless (open)
     Scenario(
         "routed",
-        ROUTED % "",
+        ROUTED_STATELESS,
         ROUTED_SHAPE,
         _checks(
             (OUT_TCP, Expect(True, "own", remapped=False)),
@@ -403,19 +405,21 @@ def _listen(scenario: Scenario) -> dict[str, list[str]]:
     return {role: sorted(specs) for role, specs in listen.items()}
 
 
-def _load(topo, backend: str, scenario: Scenario) -> None:
+def _load(topo: Topology, backend: str, scenario: Scenario, mutate: Mutation | None) -> None:
     for remove in (False, True) if scenario.removed else (False,):
         for target, argv in BACKENDS[backend]:
             rules = compile_text(scenario.text, f"{scenario.name}.net", target, remove=remove)
+            if mutate is not None and not remove:
+                rules = mutate(rules)
             topo.run("host", *argv, input=rules)
 
 
-def observe(scenario: Scenario, backend: str) -> Run:
+def observe(scenario: Scenario, backend: str, mutate: Mutation | None = None) -> Run:
     """Build a fresh topology, load the rules (none for the baseline), run every probe once."""
     started = time.monotonic()
     with topology(scenario.shape, f"bh{len(_RUNS)}", scenario.extra) as topo:
         if backend != BASELINE:
-            _load(topo, backend, scenario)
+            _load(topo, backend, scenario, mutate)
         clients: dict[str, list[str]] = {}
         for check, _ in scenario.checks:
             clients.setdefault(check.client, []).append(check.spec(topo))
@@ -425,13 +429,43 @@ def observe(scenario: Scenario, backend: str) -> Run:
     return Run(topo, outcomes, time.monotonic() - started)
 
 
-_RUNS: dict[tuple[str, str], Run | Exception] = {}
+# (scenario, backend, mutant name or "") -> its run, or why it could not be observed
+_RUNS: dict[tuple[str, str, str], Run | Exception] = {}
 
 
-def _observe_once(key: tuple[str, str]) -> None:
+Mutation = Callable[[str], str]
+
+
+def _without(*needles: str) -> Mutation:
+    """A mutant ruleset: every line containing one of `needles` is dropped."""
+    return lambda text: "\n".join(
+        line for line in text.splitlines() if not any(n in line for n in needles)
+    )
+
+
+# mutant -> (how to break the emitted text, the checks of the `nat` scenario that must notice)
+MUTANTS: dict[str, tuple[Mutation, set[str]]] = {
+    "no_established_return": (
+        _without("established", "ESTABLISHED"),
+        {"guest_to_wan_tcp", "guest_to_wan_udp", "guest_to_wan_closed_tcp"},
+    ),
+    "no_port_range": (
+        lambda t: t.replace(" to :1024-65535", "").replace(" --to-ports 1024-65535", ""),
+        {"guest_to_wan_tcp", "guest_to_wan_udp"},
+    ),
+    "no_guest_cross": (_without('iifname "virbr0" accept', "NETC_FWX -i"), {"guest_to_guest2"}),
+    "no_inbound_reject": (
+        _without("meta nfproto ipv4 reject", "NETC_FWI -o virbr0 -j REJECT"),
+        {"wan_to_guest_tcp", "wan_to_guest_udp"},
+    ),
+}
+
+
+def _observe_once(key: tuple[str, str, str]) -> None:
     if key not in _RUNS:
+        scenario, backend, mutant = key
         try:
-            _RUNS[key] = observe(BY_NAME[key[0]], key[1])
+            _RUNS[key] = observe(BY_NAME[scenario], backend, MUTANTS[mutant][0] if mutant else None)
         except Exception as err:  # remembered, so one broken run fails its checks fast
             _RUNS[key] = err
 
@@ -450,9 +484,13 @@ def _prefetch(request: pytest.FixtureRequest) -> None:
     wanted = []
     for item in request.session.items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if item.module is not request.module or "scenario_name" not in params:
+        if item.module is not request.module or not {"scenario_name", "mutant"} & set(params):
             continue
-        key = (params["scenario_name"], params.get("backend", BASELINE))
+        key = (
+            params.get("scenario_name", "nat"),
+            params.get("backend", BASELINE),
+            params.get("mutant", ""),
+        )
         if key not in wanted:
             wanted.append(key)
     if not wanted or kernel_unavailable() is not None:
@@ -461,10 +499,10 @@ def _prefetch(request: pytest.FixtureRequest) -> None:
         list(pool.map(_observe_once, wanted))
 
 
-def run_of(scenario: Scenario, backend: str) -> Run:
-    """Each (scenario, backend) is observed once per session and shared by its checks."""
+def run_of(scenario: Scenario, backend: str, mutant: str = "") -> Run:
+    """Each (scenario, backend[, mutant]) is observed once per session, shared by its checks."""
     require_kernel()
-    key = (scenario.name, backend)
+    key = (scenario.name, backend, mutant)
     _observe_once(key)
     found = _RUNS[key]
     if isinstance(found, Exception):
@@ -538,3 +576,25 @@ def test_scenario_is_fast(scenario_name: str, backend: str) -> None:
     slow = [str(o) for o in run.outcomes.values() if o.ms > PROBE_BUDGET_MS]
     assert not slow, f"probes over {PROBE_BUDGET_MS} ms: {slow}"
     assert run.seconds < RUN_BUDGET_S, f"{scenario_name} on {backend} took {run.seconds:.2f} s"
+
+
+@pytest.mark.parametrize("backend", ["nft", "iptables-nft"])
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_mutant_ruleset_is_caught(mutant: str, backend: str) -> None:
+    """Each rule that matters, removed from the emitted text, makes the checks relying on it fail.
+
+    Stronger than the no-rules baseline: it shows which check guards which rule.
+    """
+    require_kernel()
+    mutate, must_fail = MUTANTS[mutant]
+    scenario = BY_NAME["nat"]
+    changed = {
+        target: mutate(text) != text
+        for target in ("nft" if backend == "nft" else "iptables",)
+        for text in (compile_text(scenario.text, "default.net", target),)
+    }
+    if not all(changed.values()):
+        pytest.skip(f"mutant {mutant} no longer matches the emitted text: update MUTANTS")
+    run = run_of(scenario, backend, mutant)
+    failed = {c.name for c, e in scenario.checks if e.problems(c, run.topo, run.outcomes[c.name])}
+    assert must_fail <= failed, f"not caught by {sorted(must_fail - failed)}"
