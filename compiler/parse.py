@@ -434,7 +434,10 @@ class _Recovery:
         found = "end of file" if tok.type == "$END" else f"'{shown(_value(tok))}'"
         prev = self.last
         prev_text = _value(prev) if prev is not None else ""
-        wants_value = bool(expected & _NAMES) and not (expected - _NAMES - {"MINUS"})
+        # A value is wanted when nothing but names (or, for a network's name, keywords) fits.
+        wants_value = bool(expected & _NAMES) and not (
+            expected - _NAMES - {"MINUS"} - set(g.keywords)
+        )
 
         if g.rbrace in expected and self.blocks and tok.type in ("$END", g.network):
             block = self.blocks[-1]

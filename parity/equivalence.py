@@ -201,10 +201,7 @@ def verify(
                 pkt = simplest_packet(domain, cube)
                 d_total += 1
                 d_regions += 1
-                if (
-                    evaluate(a, pkt, br_netfilter).outcome
-                    != evaluate(b, pkt, br_netfilter).outcome
-                ):
+                if evaluate(a, pkt, br_netfilter).outcome != evaluate(b, pkt, br_netfilter).outcome:
                     differing += 1
                     diffs.append((cube_key(domain, cube), domain, cube))
         total += d_total
@@ -235,7 +232,10 @@ def verify(
 def product_cubes(domain: Domain, br_netfilter: bool):
     """Every elementary class as a single-class cube (the naive product enumeration)."""
     for c0 in initial_cubes(domain, br_netfilter):
-        bits = [[1 << i for i in range(len(fc)) if c0[f] >> i & 1] for f, fc in zip(Field, domain.fields)]
+        bits = [
+            [1 << i for i in range(len(fc)) if c0[f] >> i & 1]
+            for f, fc in zip(Field, domain.fields)
+        ]
         yield from itertools.product(*bits)
 
 

@@ -166,7 +166,9 @@ def _plan(ruleset: Ruleset, hook: Hook, family: Family) -> tuple[Stage, ...]:
             if base.type is ChainType.NAT:
                 nats.append((base.priority, order, table, chain))
             else:
-                filters.append((base.priority, order, Stage(base.priority, ((table, chain),), False)))
+                filters.append(
+                    (base.priority, order, Stage(base.priority, ((table, chain),), False))
+                )
     stages = [(p, o, s) for p, o, s in filters]
     if nats:
         nats.sort(key=lambda t: (t[0], t[1]))
@@ -247,12 +249,7 @@ class Evaluation:
 
 def evaluate(ruleset: Ruleset, pkt: Packet, br_netfilter: bool = True) -> Evaluation:
     """Run `pkt` along its path; see the module docstring for the semantics."""
-    if (
-        not br_netfilter
-        and pkt.path is Path.FORWARD
-        and pkt.iif is not None
-        and pkt.iif == pkt.oif
-    ):
+    if not br_netfilter and pkt.path is Path.FORWARD and pkt.iif is not None and pkt.iif == pkt.oif:
         return Evaluation(ACCEPT, ())  # bridged: never reaches the IP hooks
     nats: list[NatApplied] = []
     trace: list[tuple[Loc, str]] = []

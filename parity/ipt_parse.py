@@ -269,7 +269,9 @@ class IptablesParser:
         first = words[0]
         cmd = COMMANDS.get(first.text)
         if cmd is None:
-            raise ParityError(f"expected a command (-A, -I, ...), got {first.text!r}", loc_of(first))
+            raise ParityError(
+                f"expected a command (-A, -I, ...), got {first.text!r}", loc_of(first)
+            )
         rest = words[1:]
         if not rest and cmd not in ("flush", "delete-chain", "zero"):
             raise ParityError(f"{first.text} needs a chain name", loc_of(first))
@@ -434,9 +436,7 @@ class _RuleParser:
                 raise ParityError(f"-m {mod} needs -p {mod}", self.loc_of(arg))
             self.modules.append(mod)
         elif opt in ("--source-port", "--destination-port"):
-            if not (
-                {"tcp", "udp"} & set(self.modules) or self.proto in (6, 17, 132, 33, 136)
-            ):
+            if not ({"tcp", "udp"} & set(self.modules) or self.proto in (6, 17, 132, 33, 136)):
                 raise ParityError(f"{w.text} needs -p tcp or -p udp", loc)
             span = _open_port_span(arg, self.loc_of(arg))
             fld = Field.SPORT if opt == "--source-port" else Field.DPORT
@@ -494,7 +494,9 @@ class _RuleParser:
             else:
                 raise ParityError(f"unsupported conntrack state {part!r}", self.loc_of(arg))
         if states and virtual:
-            raise ParityError("mixing DNAT/SNAT with real ct states is not supported", self.loc_of(arg))
+            raise ParityError(
+                "mixing DNAT/SNAT with real ct states is not supported", self.loc_of(arg)
+            )
         if virtual:
             if len(virtual) != 1:
                 raise ParityError("--ctstate DNAT,SNAT is not supported", self.loc_of(arg))

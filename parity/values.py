@@ -163,9 +163,9 @@ IP6T_REJECT = {
 }
 
 
-def parse_nat_target(text: str, loc: Loc, family: Family | None) -> tuple[
-    Family | None, tuple[int, int] | None, tuple[int, int] | None
-]:
+def parse_nat_target(
+    text: str, loc: Loc, family: Family | None
+) -> tuple[Family | None, tuple[int, int] | None, tuple[int, int] | None]:
     """`ADDR[-ADDR][:P[-Q]]`, `[V6]:P`, `:P-Q` (ports only) as (family, addrs, ports)."""
     addr_part, port_part = text, None
     if text.startswith("["):

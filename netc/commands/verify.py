@@ -86,8 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     status = 0
     out: list[str] = []
     if len(sides) == 2:
-        result = verify(sides[0], sides[1], br_netfilter=args.br_netfilter,
-                        max_counterexamples=args.examples)
+        result = verify(
+            sides[0], sides[1], br_netfilter=args.br_netfilter, max_counterexamples=args.examples
+        )
         out.append(format_result(result, verbose=args.verbose))
         if not result.equivalent:
             status = 1

@@ -41,13 +41,34 @@ def a4(text: str) -> int:
     return int(ipaddress.ip_address(text))
 
 
-def pkt(path="forward", iif=None, oif=None, src="192.168.122.10", dst="198.51.100.1",
-        proto=6, sport=40000, dport=443, ct="new", **kw) -> Packet:
+def pkt(
+    path="forward",
+    iif=None,
+    oif=None,
+    src="192.168.122.10",
+    dst="198.51.100.1",
+    proto=6,
+    sport=40000,
+    dport=443,
+    ct="new",
+    **kw,
+) -> Packet:
     p = Path(path)
     fam = Family.IPV6 if ":" in src else Family.IPV4
     ports = proto in (6, 17, 33, 132, 136)
-    return Packet(p, fam, iif, oif, a4(src), a4(dst), proto,
-                  sport if ports else None, dport if ports else None, ct, **kw)
+    return Packet(
+        p,
+        fam,
+        iif,
+        oif,
+        a4(src),
+        a4(dst),
+        proto,
+        sport if ports else None,
+        dport if ports else None,
+        ct,
+        **kw,
+    )
 
 
 def mutate(text: str, old: str, new: str) -> str:

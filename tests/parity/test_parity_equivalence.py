@@ -143,11 +143,18 @@ def test_symbolic_decision_agrees_with_the_full_product(pair):
 
 
 def test_declared_differences_are_reported_not_ignored():
-    a = nft(NFT.replace("\t\tip saddr 192.168.122.0/24 accept", "\t\tip saddr 192.168.122.0/24 counter accept"))
+    a = nft(
+        NFT.replace(
+            "\t\tip saddr 192.168.122.0/24 accept", "\t\tip saddr 192.168.122.0/24 counter accept"
+        )
+    )
     b = ipt_side(
-        V4.replace("COMMIT\n*nat", "COMMIT\n*mangle\n:NETC_PRT - [0:0]\n-I POSTROUTING 1 -j NETC_PRT\n"
-                   "-A NETC_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill\n"
-                   "COMMIT\n*nat"),
+        V4.replace(
+            "COMMIT\n*nat",
+            "COMMIT\n*mangle\n:NETC_PRT - [0:0]\n-I POSTROUTING 1 -j NETC_PRT\n"
+            "-A NETC_PRT -o virbr0 -p udp -m udp --dport 68 -j CHECKSUM --checksum-fill\n"
+            "COMMIT\n*nat",
+        ),
         V6,
     )
     result = verify(a, b)
@@ -170,8 +177,10 @@ def test_ipv6_only_on_one_side_is_a_difference():
 
 
 def test_br_netfilter_off_hides_bridged_traffic():
-    a = nft("table inet t {\n chain f { type filter hook forward priority 0;"
-            ' iifname "virbr0" oifname "virbr0" drop }\n}\n')
+    a = nft(
+        "table inet t {\n chain f { type filter hook forward priority 0;"
+        ' iifname "virbr0" oifname "virbr0" drop }\n}\n'
+    )
     b = nft("table inet t {\n}\n")
     assert not verify(a, b).equivalent
     assert verify(a, b, br_netfilter=False).equivalent

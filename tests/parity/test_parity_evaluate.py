@@ -13,8 +13,7 @@ def out(rs, **kw):
 
 
 def test_jump_return_and_goto():
-    rs = nft(
-        """table ip t {
+    rs = nft("""table ip t {
   chain fwd { type filter hook forward priority 0; policy drop;
     iifname "a" jump sub
     iifname "b" goto sub
@@ -24,8 +23,7 @@ def test_jump_return_and_goto():
     tcp dport 22 return
     tcp dport 23 drop
   }
-}"""
-    )
+}""")
     # jump + return resumes after the jump: accepted by the final rule
     assert out(rs, iif="a", oif="x", dport=22).verdict == "accept"
     # goto + return returns from the caller: policy drop of the base chain applies
@@ -36,18 +34,19 @@ def test_jump_return_and_goto():
 
 
 def test_accept_is_not_final_across_tables():
-    rs = nft(
-        """table inet mine {
+    rs = nft("""table inet mine {
   chain fwd { type filter hook forward priority filter; policy accept; iifname "virbr0" accept }
 }
 table ip docker {
   chain fwd { type filter hook forward priority filter + 10; policy drop; ct state established accept }
-}"""
-    )
+}""")
     assert out(rs, iif="virbr0", oif="eth0").verdict == "drop"
     assert out(rs, iif="virbr0", oif="eth0", ct="established").verdict == "accept"
     # the ip table does not see IPv6 packets
-    assert out(rs, iif="virbr0", oif="eth0", src="2001:db8::1", dst="2001:db8:1::1").verdict == "accept"
+    assert (
+        out(rs, iif="virbr0", oif="eth0", src="2001:db8::1", dst="2001:db8:1::1").verdict
+        == "accept"
+    )
 
 
 def test_nft_and_iptables_tables_together_in_priority_order():
@@ -59,8 +58,7 @@ def test_nft_and_iptables_tables_together_in_priority_order():
 
 
 def test_nat_first_binding_wins_and_nat_chains_run_at_the_nat_priority():
-    rs = nft(
-        """table ip a {
+    rs = nft("""table ip a {
   chain post { type nat hook postrouting priority 200; policy accept; masquerade }
 }
 table ip b {
@@ -68,8 +66,7 @@ table ip b {
     tcp dport 22 return
     snat to 203.0.113.5
   }
-}"""
-    )
+}""")
     nat = out(rs, iif="virbr0", oif="eth0").nat
     assert [n.nat.kind for n in nat] == ["snat"]
     # b returned without a binding: a's masquerade (later in priority) binds instead
@@ -79,14 +76,12 @@ table ip b {
 
 
 def test_dnat_rewrites_the_header_for_forward_chains():
-    rs = nft(
-        """table ip t {
+    rs = nft("""table ip t {
   chain pre { type nat hook prerouting priority dstnat; policy accept;
     ip daddr 203.0.113.1 tcp dport 8022 dnat to 192.168.122.10:22 }
   chain fwd { type filter hook forward priority filter; policy drop;
     ip daddr 192.168.122.10 tcp dport 22 ct status dnat accept }
-}"""
-    )
+}""")
     o = out(rs, iif="eth0", oif="virbr0", src="198.51.100.7", dst="203.0.113.1", dport=8022)
     assert o.verdict == "accept" and o.nat[0].hook is Hook.PREROUTING
     # straight to the guest (no dnat): ct status dnat is not set, policy drop
@@ -115,5 +110,7 @@ def test_br_netfilter_switch():
 
 
 def test_missing_interface_breaks_nft_rules_even_when_negated():
-    rs = nft('table inet t {\n chain i { type filter hook input priority 0; oifname != "x" drop }\n}\n')
+    rs = nft(
+        'table inet t {\n chain i { type filter hook input priority 0; oifname != "x" drop }\n}\n'
+    )
     assert out(rs, path="input", iif="virbr0").verdict == "accept"

@@ -52,14 +52,26 @@ def class_packets(draw, rulesets):
         choice[Field.CT_DNAT] = choice[Field.CT_SNAT] = 0
     values = {f: member(draw, domain.fields[f], choice[f]) for f in Field if f is not Field.L4PROTO}
     pkt = Packet(
-        path, family, values[Field.IIF], values[Field.OIF], values[Field.SADDR],
-        values[Field.DADDR], proto, values[Field.SPORT], values[Field.DPORT], ct,
-        values[Field.CT_DNAT], values[Field.CT_SNAT], values[Field.DADDR_LOCAL],
+        path,
+        family,
+        values[Field.IIF],
+        values[Field.OIF],
+        values[Field.SADDR],
+        values[Field.DADDR],
+        proto,
+        values[Field.SPORT],
+        values[Field.DPORT],
+        ct,
+        values[Field.CT_DNAT],
+        values[Field.CT_SNAT],
+        values[Field.DADDR_LOCAL],
     )
     cube = tuple(1 << choice[f] for f in Field)
-    cube = cube[: Field.L4PROTO] + (1 << domain.fields[Field.L4PROTO].index_of(proto),) + cube[
-        Field.L4PROTO + 1 :
-    ]
+    cube = (
+        cube[: Field.L4PROTO]
+        + (1 << domain.fields[Field.L4PROTO].index_of(proto),)
+        + cube[Field.L4PROTO + 1 :]
+    )
     return domain, cube, pkt
 
 
@@ -113,7 +125,9 @@ def networks(draw):
         body = " { " + "; ".join(opts).replace(";", "") + " }" if opts else ""
         lines.append(f"    forward {mode}{body}")
         if mode != "open" or draw(st.booleans()):
-            lines.append(f"    ip 10.{i}.{third}.1/24 {{ dhcp 10.{i}.{third}.10 - 10.{i}.{third}.99 }}")
+            lines.append(
+                f"    ip 10.{i}.{third}.1/24 {{ dhcp 10.{i}.{third}.10 - 10.{i}.{third}.99 }}"
+            )
         if v6:
             lines.append(f"    ip 2001:db8:{i}:{third:x}::1/64")
         if draw(st.booleans()):

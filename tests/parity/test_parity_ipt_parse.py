@@ -84,8 +84,7 @@ def test_long_options_multiport_dnat_snat():
 
 
 def test_insert_delete_replace_flush_policy():
-    rs = ipt_side(
-        """*filter
+    rs = ipt_side("""*filter
 :X - [0:0]
 -A X -i a -j ACCEPT
 -A X -i b -j ACCEPT
@@ -98,8 +97,7 @@ def test_insert_delete_replace_flush_policy():
 -F Y
 -X Y
 COMMIT
-"""
-    )
+""")
     rules = rs.tables[0].chains["X"].rules
     assert [r.atoms[0].test.patterns for r in rules] == [("c",), ("d",)]
     assert rs.tables[0].chains["FORWARD"].base.policy is Kind.DROP

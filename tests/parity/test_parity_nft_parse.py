@@ -22,17 +22,18 @@ def test_prelude_replays_to_one_fresh_table():
 
 
 def test_base_chain_and_priorities():
-    rs = nft(
-        """table ip t {
+    rs = nft("""table ip t {
   chain a { type nat hook postrouting priority srcnat; policy accept; }
   chain b { type filter hook forward priority filter + 10; policy drop; }
   chain c { type nat hook prerouting priority -100; }
   chain d { type filter hook input priority mangle; }
-}"""
-    )
+}""")
     ch = rs.tables[0].chains
     assert (ch["a"].base.type, ch["a"].base.hook, ch["a"].base.priority) == (
-        ChainType.NAT, Hook.POSTROUTING, 100)
+        ChainType.NAT,
+        Hook.POSTROUTING,
+        100,
+    )
     assert ch["b"].base.priority == 10 and ch["b"].base.policy is Kind.DROP
     assert ch["c"].base.priority == -100 and ch["c"].base.policy is Kind.ACCEPT
     assert ch["d"].base.priority == -150
@@ -91,8 +92,7 @@ def test_kernel_listing_with_handles_counters_and_foreign_table():
 
 
 def test_port_forward_constructs():
-    rs = nft(
-        """table inet netc {
+    rs = nft("""table inet netc {
   chain pre { type nat hook prerouting priority dstnat; policy accept;
     fib daddr type local meta l4proto { tcp, udp } th dport 1000-2000 counter comment "pf" dnat ip to 192.168.122.10
     ip daddr 203.0.113.1 tcp dport 8022 dnat ip to 192.168.122.10:22
@@ -102,12 +102,12 @@ def test_port_forward_constructs():
     tcp dport { 53, 67 } ip protocol tcp iif "eth0" oif "virbr0" reject with tcp reset
     reject with icmpx port-unreachable
   }
-}"""
-    )
+}""")
     fwd = rs.tables[0].chains["fwd"].rules
     assert fwd[0].atoms[0].field is Field.CT_DNAT
-    dn = evaluate(rs, pkt(iif="eth0", oif="virbr0", src="198.51.100.1", dst="203.0.113.1",
-                          dport=8022))
+    dn = evaluate(
+        rs, pkt(iif="eth0", oif="virbr0", src="198.51.100.1", dst="203.0.113.1", dport=8022)
+    )
     assert dn.outcome.verdict == "accept"
     assert dn.outcome.nat[0].nat.kind == "dnat" and dn.outcome.nat[0].nat.ports == (22, 22)
     rej = evaluate(rs, pkt(iif="eth0", oif="virbr0", dport=53)).outcome
@@ -146,15 +146,13 @@ def test_unsupported_family_and_unknown_chain():
 
 
 def test_add_and_insert_rule_commands_like_libvirt():
-    rs = nft(
-        """add table ip libvirt_network
+    rs = nft("""add table ip libvirt_network
 add chain ip libvirt_network forward { type filter hook forward priority 0; policy accept; }
 add chain ip libvirt_network guest_output
 insert rule ip libvirt_network forward counter jump guest_output
 insert rule ip libvirt_network guest_output iif virbr0 counter reject
 insert rule ip libvirt_network guest_output ip saddr 192.168.122.0/24 iif virbr0 oifname enp0s7 counter accept
-"""
-    )
+""")
     rules = rs.tables[0].chains["guest_output"].rules
     assert rules[0].action.kind is Kind.ACCEPT and rules[1].action.kind is Kind.REJECT
     assert evaluate(rs, pkt(iif="virbr0", oif="enp0s7")).outcome.verdict == "accept"

@@ -42,7 +42,9 @@ def test_both_backends_wrong_the_same_way_pass_verify_but_fail_the_spec():
     assert verify(a, b).equivalent
     for side in (a, b):
         failures = check_spec(side, [DEFAULT])
-        assert [f.check for f in failures] == ["ipv4 192.168.122.1/24: outside -> guest established"]
+        assert [f.check for f in failures] == [
+            "ipv4 192.168.122.1/24: outside -> guest established"
+        ]
         assert failures[0].got.outcome.verdict == "reject"
 
 
@@ -60,7 +62,10 @@ def test_same_wrong_port_range_on_both_sides_fails_the_spec():
 
 def test_missing_multicast_exclusion_fails_the_spec():
     a, _ = both_sides(
-        "\t\tip daddr 224.0.0.0/24 return\n", "", "-d 224.0.0.0/24 -j RETURN", "-d 224.0.0.0/24 -j ACCEPT"
+        "\t\tip daddr 224.0.0.0/24 return\n",
+        "",
+        "-d 224.0.0.0/24 -j RETURN",
+        "-d 224.0.0.0/24 -j ACCEPT",
     )
     checks = {f.check for f in check_spec(a, [DEFAULT])}
     assert checks == {"ipv4 192.168.122.1/24: guest -> 224.0.0.251 not masqueraded"}
@@ -88,12 +93,14 @@ def test_empty_ruleset_meets_only_the_open_spec():
 
 def test_ipv6_routed_in_nat_mode_and_masqueraded_with_ipv6_nat():
     a, b = golden_pair("dual-stack")
-    routed = SpecNetwork(
-        "dual", "virbr3", "nat", ("192.168.123.1/24",), ("2001:db8:ca2:2::1/64",)
-    )
+    routed = SpecNetwork("dual", "virbr3", "nat", ("192.168.123.1/24",), ("2001:db8:ca2:2::1/64",))
     assert check_spec(a, [routed]) == [] and check_spec(b, [routed]) == []
     masq = SpecNetwork(
-        "dual", "virbr3", "nat", ("192.168.123.1/24",), ("2001:db8:ca2:2::1/64",),
+        "dual",
+        "virbr3",
+        "nat",
+        ("192.168.123.1/24",),
+        ("2001:db8:ca2:2::1/64",),
         ipv6_masquerade=True,
     )
     assert any("ipv6" in f.check for f in check_spec(a, [masq]))
