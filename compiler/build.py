@@ -132,6 +132,8 @@ class Builder:
 
     def network(self, node: Tree) -> Network:
         name_token, *stmts = node.children
+        if isinstance(name_token, Tree):  # a keyword used as a network name
+            name_token = name_token.children[0]
         name = self.text(name_token)
         if issue := names.network_problem(name):
             self.error(name_token, issue)

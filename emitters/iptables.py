@@ -74,6 +74,8 @@ class IptablesEmitter:
         self.loader = f"{self.name}-restore --noflush FILE"
 
     def setup(self, intents: Sequence[Intent], jumps: bool = True) -> str:
+        if not intents:  # only `open` networks: netc enforces nothing and creates no chains
+            return ""
         rules: dict[str, list[str]] = {chain: [] for _, chain, _ in CHAINS}
         for intent in intents:
             if intent.family is self.family:
