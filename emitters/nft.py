@@ -253,8 +253,11 @@ def _policy_rule(intent: Intent) -> str:
         case HostAcceptEstablished():
             return f"{_family(intent)} ct state established,related accept"
         case HostAcceptIcmp():
+            # The family is part of the match: in an inet table `meta l4proto icmp` alone would
+            # also accept IPv6 packets whose next header is 1 (ip6tables' `-p icmp` would not).
+            # nft's listing elides this `meta nfproto`, the kernel's bytecode keeps it.
             icmp = "icmp" if intent.family is Family.IPV4 else "ipv6-icmp"
-            return f"meta l4proto {icmp} accept"
+            return f"{_family(intent)} meta l4proto {icmp} accept"
         case HostAllow():
             return f"{_family(intent)}{_l4(intent.proto, intent.ports)} accept"
         case HostReject():
