@@ -12,7 +12,7 @@ from netc.ir.model import Network, Program
 
 from .build import build
 from .lower import lower
-from .parse import parse
+from .parse import parse_recovering
 from .sources import read_source
 from .validate import cross_check
 
@@ -25,8 +25,14 @@ class Compiled:
 
 
 def networks_from_text(text: str, filename: str) -> tuple[list[Network], list[Diagnostic]]:
-    """Parse and build one source; syntax errors raise, value errors are returned."""
-    return build(parse(text, filename), filename)
+    """Parse and build one source; returns the networks and every syntax and value error.
+
+    Networks with a syntax error are left out; the others are still built and checked, so one
+    run reports independent mistakes all over the file.
+    """
+    tree, syntax = parse_recovering(text, filename)
+    networks, problems = build(tree, filename)
+    return networks, syntax + problems
 
 
 def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
@@ -41,10 +47,11 @@ def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
             continue
         networks += nets
         problems += found
-    if not problems:
-        problems += cross_check(networks)
+    problems += cross_check(networks)  # over the networks that built: no spurious clashes
     if problems:
-        raise NetcError(problems)
+        err = NetcError(problems)
+        err.sources = dict(sources)  # type: ignore[attr-defined]  (for carets, stdin included)
+        raise err
     program = Program(tuple(networks))
     return Compiled(program, tuple(lower(program.networks)), dict(sources))
 

@@ -13,13 +13,15 @@ from typing import Any
 
 from lark import Token, Tree
 
-from netc.diagnostics import Diagnostic, NetcError, did_you_mean
+from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
     DEFAULT_NAT_PORTS,
     AddressRange,
     DhcpHost,
     Family,
     Forward,
+    IPAddress,
+    IPInterface,
     Mode,
     Network,
     PortRange,
@@ -30,6 +32,28 @@ from netc.ir.span import Span
 from . import build_policy, names
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
+
+# Shorter prefixes than these are not a guest network but a mistake (0.0.0.0/0 would make
+# 'forward route' accept everything).
+_WIDEST_PREFIX = {4: 8, 6: 16}
+
+
+def _special(ip: IPAddress) -> str | None:
+    """Why an address cannot be a host's address on a bridge, or None."""
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.version == 4 and (ip in _THIS_NETWORK or ip in _RESERVED_V4):
+        return "a reserved address"
+    return None
+
+
+_FAMILY = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
 
 
 class _Invalid(Exception):
@@ -74,7 +98,22 @@ class Builder:
         try:
             return ipaddress.ip_address(str(token))
         except ValueError:
-            return self.fail(token, f"'{token}' is not an IPv4 or IPv6 address")
+            hint = None
+            if "/" in str(token):
+                hint = "a single address has no prefix length here"
+            return self.fail(token, f"'{shown(str(token))}' is not an IPv4 or IPv6 address", hint)
+
+    def addresses(self, *tokens: Token) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """Read several addresses, reporting every bad one before giving up."""
+        values, bad = [], False
+        for token in tokens:
+            try:
+                values.append(self.address(token))
+            except _Invalid:
+                bad = True
+        if bad:
+            raise _Invalid
+        return values
 
     def range_tokens(self, node: Tree) -> tuple[Token, Token]:
         tokens = node.children
@@ -82,7 +121,9 @@ class Builder:
             return tokens[0], tokens[1]
         word = tokens[0]
         if str(word).count("-") != 1:
-            self.fail(word, f"'{word}' is not a range", "write a range as 'FIRST - LAST'")
+            self.fail(
+                word, f"'{shown(str(word))}' is not a range", "write a range as 'FIRST - LAST'"
+            )
         first, last = str(word).split("-")
         left = Token("WORD", first, line=word.line, column=word.column)
         left.end_line, left.end_column = word.line, word.column + len(first)
@@ -92,7 +133,7 @@ class Builder:
 
     def address_range(self, node: Tree) -> AddressRange:
         a, b = self.range_tokens(node)
-        first, last = self.address(a), self.address(b)
+        first, last = self.addresses(a, b)
         if first.version != last.version:
             self.fail(node, f"range {first} - {last} mixes IPv4 and IPv6")
         if first > last:
@@ -100,13 +141,24 @@ class Builder:
         return AddressRange(first, last)
 
     def port(self, token: Token) -> int:
-        if not str(token).isdigit() or not 1 <= int(str(token)) <= 65535:
-            self.fail(token, f"'{token}' is not a port number (1-65535)")
-        return int(str(token))
+        text = str(token)
+        # isdecimal, not isdigit: '²' is a digit that int() refuses; ASCII only: no '١٠٢٤'.
+        number = int(text) if text.isascii() and text.isdecimal() and len(text) <= 10 else 0
+        if not 1 <= number <= 65535:
+            self.fail(token, f"'{shown(text)}' is not a port number (1-65535)")
+        return number
 
     def port_range(self, node: Tree) -> PortRange:
         a, b = self.range_tokens(node)
-        first, last = self.port(a), self.port(b)
+        ports, bad = [], False
+        for token in (a, b):
+            try:
+                ports.append(self.port(token))
+            except _Invalid:
+                bad = True
+        if bad:
+            raise _Invalid
+        first, last = ports
         if first > last:
             self.fail(node, f"port range {first}-{last} is reversed", f"write {last} - {first}")
         return PortRange(first, last)
@@ -223,7 +275,7 @@ class Builder:
                     if any(r.family is rng.family for r in addresses):
                         self.fail(
                             opt,
-                            f"a second {rng.family.value} NAT address range",
+                            f"a second {_FAMILY[rng.family]} NAT address range",
                             "give one range per address family",
                         )
                     addresses.append(rng)
@@ -239,107 +291,203 @@ class Builder:
             raise _Invalid
         return Forward(mode, dev, tuple(addresses), ports, ipv6_nat, stateful, self.span(stmt))
 
+    def gateway(self, token: Token) -> IPInterface | None:
+        """The host's address and prefix on the bridge; None (with every problem recorded) if
+        it is unusable. Checked in full so that one run shows all that is wrong with it."""
+        value = str(token)
+        text = shown(value)
+        if "/" not in value:
+            self.error(
+                token,
+                f"'{text}' needs a prefix length",
+                f"write the gateway as {text}/24 (or /64 for IPv6)",
+            )
+            return None
+        address, prefix = value.split("/", 1)
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            self.error(token, f"'{shown(address)}' is not an IPv4 or IPv6 address")
+            return None
+        bits = ip.max_prefixlen
+        if not (prefix.isascii() and prefix.isdecimal() and int(prefix[:4] or "999") <= bits):
+            self.error(
+                token,
+                f"'/{shown(prefix)}' is not a prefix length for IPv{ip.version} (0-{bits})",
+            )
+            return None
+        gateway = ipaddress.ip_interface(f"{ip}/{int(prefix)}")
+        net = gateway.network
+        problems = []
+        if net.prefixlen > bits - 2:
+            problems.append(
+                (
+                    f"prefix /{net.prefixlen} leaves no room for guests",
+                    "use a shorter prefix such as /24 or /64",
+                )
+            )
+        if net.prefixlen < _WIDEST_PREFIX[ip.version]:
+            problems.append(
+                (
+                    f"prefix /{net.prefixlen} is too wide for a guest network: {net} would "
+                    "cover much of the internet",
+                    f"guest networks are at most /{_WIDEST_PREFIX[ip.version]}, "
+                    "typically /24 or /64",
+                )
+            )
+        if kind := _special(ip):
+            problems.append((f"{ip} is {kind}, not a usable gateway address", None))
+        elif ip == net.network_address and net.prefixlen < bits - 1:
+            problems.append(
+                (
+                    f"{ip} is the network address of {net}",
+                    "the gateway is the host's own address, e.g. the first usable one",
+                )
+            )
+        elif ip.version == 4 and ip == net.broadcast_address and net.prefixlen < 31:
+            problems.append((f"{ip} is the broadcast address of {net}", None))
+        for message, hint in problems:
+            self.error(token, message, hint)
+        return None if problems else gateway
+
     def subnet(self, stmt: Tree) -> Subnet:
         token = stmt.children[0]
-        value = str(token)
-        if "/" not in value:
-            self.fail(
-                token,
-                f"'{value}' needs a prefix length",
-                f"write the gateway as {value}/24 (or /64 for IPv6)",
-            )
-        try:
-            gateway = ipaddress.ip_interface(value)
-        except ValueError:
-            self.fail(
-                token, f"'{value}' is not an address with a prefix length (like 192.168.122.1/24)"
-            )
-        net = gateway.network
-        if (
-            gateway.version == 4
-            and net.prefixlen > 30
-            or gateway.version == 6
-            and net.prefixlen > 126
-        ):
-            self.fail(
-                token,
-                f"prefix /{net.prefixlen} leaves no room for guests",
-                "use a shorter prefix such as /24 or /64",
-            )
-        if gateway.ip == net.network_address:
-            self.fail(
-                token,
-                f"{gateway.ip} is the network address of {net}",
-                "the gateway is the host's own address, e.g. the first usable one",
-            )
-        if gateway.version == 4 and gateway.ip == net.broadcast_address:
-            self.fail(token, f"{gateway.ip} is the broadcast address of {net}")
+        value = shown(str(token))
+        gateway = self.gateway(token)
         ranges: list[AddressRange] = []
         hosts: list[DhcpHost] = []
         tftp = bootp = None
         server = None
         seen: dict[str, Tree] = {}
-        bad = False
+        host_seen: dict[object, DhcpHost] = {}
+        bad = gateway is None
         body = stmt.children[1].children if len(stmt.children) > 1 else []
         for opt in body:
             try:
-                if opt.data in ("tftp", "bootp") and gateway.version == 6:
+                if opt.data in ("tftp", "bootp") and gateway is not None and gateway.version == 6:
                     self.fail(
                         opt, f"'{opt.data}' is IPv4 only (libvirt serves TFTP and BOOTP over IPv4)"
                     )
                 if opt.data == "dhcp_range":
                     ranges.append(self.dhcp_range(opt, gateway))
                 elif opt.data == "dhcp_host":
-                    hosts.append(self.dhcp_host(opt, gateway))
+                    host = self.dhcp_host(opt, gateway)
+                    self.host_once(host, host_seen)
+                    hosts.append(host)
                 elif opt.data == "tftp" and self.once(seen, "tftp", opt, f"ip {value}"):
                     tftp = self.checked(opt.children[0], names.path_problem)
                 elif opt.data == "bootp" and self.once(seen, "bootp", opt, f"ip {value}"):
                     bootp = self.checked(opt.children[0], names.path_problem)
                     if len(opt.children) > 1:
-                        server = self.address(opt.children[1].children[0])
+                        server_token = opt.children[1].children[0]
+                        server = self.address(server_token)
+                        if server.version != 4:
+                            self.fail(server_token, f"the BOOTP server {server} is not IPv4")
             except _Invalid:
                 bad = True
-        if bad:
+        if bad or gateway is None:
             raise _Invalid
         return Subnet(gateway, tuple(ranges), tuple(hosts), tftp, bootp, server, self.span(stmt))
 
-    def dhcp_range(self, opt: Tree, gateway) -> AddressRange:
+    def host_once(self, host: DhcpHost, seen: dict[object, DhcpHost]) -> None:
+        """One DHCP reservation per address, MAC and name within a subnet (dnsmasq would
+        silently pick one)."""
+        keys = [("address", host.address)]
+        if host.mac:
+            keys.append(("MAC", host.mac.lower()))
+        if host.name:
+            keys.append(("name", host.name.lower()))
+        for kind, key in keys:
+            if (kind, key) in seen:
+                first = seen[(kind, key)].span
+                self.fail(
+                    host.span,
+                    f"DHCP host {kind} {key} is given twice",
+                    f"the first is at line {first.line}, column {first.column}",
+                )
+            seen[(kind, key)] = host
+
+    def dhcp_range(self, opt: Tree, gateway: IPInterface | None) -> AddressRange:
         rng = self.address_range(opt.children[0])
+        if gateway is None:  # the subnet is unusable; the range itself was still read
+            return rng
         net = gateway.network
+        shown_range = f"{rng.first} - {rng.last}"
         if rng.first.version != gateway.version:
             self.fail(
                 opt,
-                f"DHCP range {rng.first} - {rng.last} is not {Family.of(gateway).value} like its subnet {net}",
+                f"DHCP range {shown_range} is IPv{rng.first.version} but its subnet {net} "
+                f"is IPv{gateway.version}",
             )
         if rng.first not in net or rng.last not in net:
-            self.fail(opt, f"DHCP range {rng.first} - {rng.last} is not inside {net}")
+            self.fail(opt, f"DHCP range {shown_range} is not inside {net}")
         if gateway.version == 4 and (
             rng.first == net.network_address or rng.last == net.broadcast_address
         ):
             self.fail(
                 opt,
-                f"DHCP range {rng.first} - {rng.last} includes the network or broadcast address of {net}",
+                f"DHCP range {shown_range} includes the network or broadcast address of {net}",
+            )
+        if rng.first <= gateway.ip <= rng.last:
+            self.fail(
+                opt,
+                f"DHCP range {shown_range} includes the gateway {gateway.ip}",
+                "guests would be offered the host's own address; start the range after it",
             )
         return rng
 
-    def dhcp_host(self, opt: Tree, gateway) -> DhcpHost:
+    def dhcp_host(self, opt: Tree, gateway: IPInterface | None) -> DhcpHost:
         token, *extras = opt.children
-        address = self.address(token)
-        if address.version != gateway.version or address not in gateway.network:
-            self.fail(token, f"DHCP host address {address} is not inside {gateway.network}")
-        mac = name = None
-        for extra in extras:
-            if extra.data == "host_mac":
-                mac = str(extra.children[0])
-                if not _MAC.match(mac):
+        bad = False
+        address = None
+        try:
+            address = self.address(token)
+            if gateway is not None:
+                net = gateway.network
+                if address.version != gateway.version or address not in net:
+                    self.fail(token, f"DHCP host address {address} is not inside {net}")
+                if address == gateway.ip:
+                    self.fail(token, f"DHCP host address {address} is the gateway's own address")
+                if address.version == 4 and address in (
+                    net.network_address,
+                    net.broadcast_address,
+                ):
                     self.fail(
-                        extra.children[0], f"'{mac}' is not a MAC address (like 52:54:00:12:34:56)"
+                        token, f"DHCP host address {address} is the network or broadcast address"
                     )
-            else:
-                name = self.checked(extra.children[0], names.path_problem)
+        except _Invalid:
+            bad = True
+        mac = name = None
+        seen: dict[str, Tree] = {}
+        for extra in extras:
+            try:
+                if extra.data == "host_mac" and self.once(seen, "mac", extra, "'host'"):
+                    mac = str(extra.children[0])
+                    if not _MAC.match(mac):
+                        self.fail(
+                            extra.children[0],
+                            f"'{shown(mac)}' is not a MAC address (like 52:54:00:12:34:56)",
+                        )
+                    if address is not None and address.version == 6:
+                        self.fail(
+                            extra,
+                            "an IPv6 DHCP host is identified by 'name', not 'mac'",
+                            "libvirt rejects MAC addresses in IPv6 host entries",
+                        )
+                elif extra.data == "host_name" and self.once(seen, "name", extra, "'host'"):
+                    name = self.checked(extra.children[0], names.hostname_problem)
+            except _Invalid:
+                bad = True
+        if bad or address is None:
+            raise _Invalid
+        if address.version == 6 and name is None:
+            self.fail(opt, f"IPv6 DHCP host {address} needs a 'name'")
+        if address.version == 4 and mac is None and name is None:
+            self.fail(opt, f"DHCP host {address} needs a 'mac' or a 'name' to match the guest")
         return DhcpHost(address, mac, name, self.span(opt))
 
     def check_forward_fits(self, forward: Forward, subnets: list[Subnet], name: str) -> None:
+        families = {s.family for s in subnets}
         for rng in forward.nat_addresses:
             if forward.mode is Mode.NAT and rng.family is Family.IPV6 and not forward.ipv6_nat:
                 self.error(
@@ -347,6 +495,29 @@ class Builder:
                     f"network '{name}' has an IPv6 NAT address but no 'ipv6 nat'",
                     "add 'ipv6 nat' to the forward block",
                 )
+        if forward.ipv6_nat and Family.IPV6 not in families:
+            self.error(
+                forward.span,
+                f"'ipv6 nat' on network '{name}', which has no IPv6 subnet",
+                "add an 'ip 2001:db8::1/64' block, or drop 'ipv6 nat'",
+            )
+        self.check_subnets(subnets, name)
+
+    def check_subnets(self, subnets: list[Subnet], name: str) -> None:
+        """libvirt serves DHCP (and TFTP) on one subnet per family only; it rejects more."""
+        for family in Family:
+            for what, has in (
+                ("DHCP", lambda s: s.serves_dhcp),
+                ("TFTP", lambda s: s.tftp_root is not None),
+            ):
+                serving = [s for s in subnets if s.family is family and has(s)]
+                for extra in serving[1:]:
+                    self.error(
+                        extra.span,
+                        f"network '{name}' serves {what} on a second {_FAMILY[family]} subnet",
+                        f"libvirt serves {what} on one {_FAMILY[family]} subnet per network; "
+                        f"the first is on line {serving[0].span.line}",
+                    )
 
     # -- beyond libvirt (issue 8): expose, services, allow/deny, isolate guests ----------------
 

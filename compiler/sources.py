@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from netc.diagnostics import Diagnostic, NetcError
 
@@ -19,8 +20,6 @@ def read_source(path: str) -> str:
         raise fail("is a directory, not a network file")
     try:
         if path == "-":
-            import sys
-
             data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
         else:
             if os.path.getsize(path) > MAX_SOURCE_BYTES:
@@ -33,15 +32,27 @@ def read_source(path: str) -> str:
         raise fail("permission denied") from None
     except OSError as err:
         raise fail(f"cannot read: {err.strerror or err}") from None
+    except ValueError:  # a NUL byte in the path itself
+        raise fail("not a usable file name") from None
     if len(data) > MAX_SOURCE_BYTES:
         raise fail(f"input is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: a byte-order mark some editors write would otherwise glue itself to the
+        # first keyword ("\ufeffnetwork") and make a baffling syntax error.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise fail(f"not UTF-8 text (bad byte at line {line}, offset {err.start})") from None
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        column = len(data[line_start : err.start].decode("utf-8", "replace")) + 1
+        raise fail(
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} at line {line}, column {column}",
+            "netc reads network files as UTF-8; convert with iconv",
+        ) from None
     if "\x00" in text:
         raise fail("contains NUL bytes; is this a binary file?")
+    hint = "a network file holds at least one 'network NAME { ... }' block"
     if not text.strip():
-        raise fail("is empty", "a network file holds at least one 'network NAME { ... }' block")
+        raise fail("is empty", hint)
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.split("\n")):
+        raise fail("has only comments, no network", hint)
     return text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.diagnostics import Diagnostic
+from netc.diagnostics import Diagnostic, did_you_mean, shown
 from netc.ir.model import Network, PortForward
+from netc.ir.span import Span
 
 
 def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
@@ -45,10 +46,19 @@ def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
                 )
     for net in networks:
         dev = net.forward.dev
-        if dev is not None and dev in by_bridge:
+        if dev is not None and dev == net.bridge:
             problems.append(
                 Diagnostic(
-                    f"network '{net.name}' forwards through '{dev}', which is the bridge of network '{by_bridge[dev].name}'",
+                    f"network '{net.name}' forwards through its own bridge '{dev}'",
+                    net.forward.span,
+                    "'dev' names the host's uplink, such as eth0",
+                )
+            )
+        elif dev is not None and dev in by_bridge:
+            problems.append(
+                Diagnostic(
+                    f"network '{net.name}' forwards through '{dev}', which is the bridge of "
+                    f"network '{by_bridge[dev].name}'",
                     net.forward.span,
                 )
             )
@@ -88,3 +98,17 @@ def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
                     break
             claimed.append((net, fwd))
     return problems
+
+
+def network_reference_problem(
+    name: str, span: Span, networks: Sequence[Network]
+) -> Diagnostic | None:
+    """A statement that names another network (isolation, filters) must name one that exists;
+    the diagnostic offers the closest declared name."""
+    known = [net.name for net in networks]
+    if name in known:
+        return None
+    hint = did_you_mean(name, known)
+    if hint is None and known:
+        hint = "declared networks: " + ", ".join(sorted(known)[:10])
+    return Diagnostic(f"no network named '{shown(name)}'", span, hint)

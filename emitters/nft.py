@@ -255,9 +255,12 @@ def _policy_rule(intent: Intent) -> str:
         case HostAcceptIcmp():
             # The family is part of the match: in an inet table `meta l4proto icmp` alone would
             # also accept IPv6 packets whose next header is 1 (ip6tables' `-p icmp` would not).
-            # nft's listing elides this `meta nfproto`, the kernel's bytecode keeps it.
-            icmp = "icmp" if intent.family is Family.IPV4 else "ipv6-icmp"
-            return f"{_family(intent)} meta l4proto {icmp} accept"
+            # Spelled so that `nft list` shows it: nft drops a `meta nfproto` written *before*
+            # `meta l4proto icmp`/`ipv6-icmp` from its listing (the bytecode keeps it), which
+            # would make a listing read as the family-less rule.
+            if intent.family is Family.IPV4:
+                return "ip protocol icmp accept"
+            return "meta l4proto ipv6-icmp meta nfproto ipv6 accept"
         case HostAllow():
             return f"{_family(intent)}{_l4(intent.proto, intent.ports)} accept"
         case HostReject():

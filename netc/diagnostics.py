@@ -12,6 +12,7 @@ Every stage (parser, validator, verifier, host code) raises `NetcError` with one
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,8 +29,13 @@ class Diagnostic:
     @property
     def where(self) -> str:
         if self.span is not None:
-            return str(self.span)
-        return self.file or "netc"
+            return f"{file_label(self.span.file)}:{self.span.line}:{self.span.column}"
+        return file_label(self.file) if self.file else "netc"
+
+
+def file_label(path: str) -> str:
+    """How a file is named in messages ('-' is standard input)."""
+    return "<stdin>" if path == "-" else path
 
 
 class NetcError(Exception):
@@ -54,23 +60,65 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """User text made safe to quote in a message: control and invisible characters escaped.
+
+    Input is hostile: a name could carry terminal escape sequences or a newline that forges a
+    second diagnostic line, so nothing from the source is printed as is.
+    """
+    out = []
+    for char in text[:limit]:
+        if char == "\\" or not _visible(char):
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out) + ("..." if len(text) > limit else "")
+
+
+def _visible(char: str) -> bool:
+    # Letters, marks, numbers, punctuation, symbols and the plain space; not controls (Cc),
+    # format characters such as bidi overrides (Cf), separators or unassigned code points.
+    return char == " " or unicodedata.category(char)[0] in "LMNPS"
+
+
+def _source_line(text: str) -> str:
+    """A source line for the caret display: one printable column per character."""
+    return "".join(c if c == " " or _visible(c) else "?" for c in text.expandtabs(1))
+
+
+_WIDTH = 120  # longest source excerpt shown under a message
+
+
 def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None = None) -> str:
     """Render diagnostics as text for stderr; `sources` maps file names to their text."""
     sources = sources or {}
     out: list[str] = []
     for d in diagnostics:
-        out.append(f"{d.where}: error: {d.message}")
+        out.append(_one_line(f"{d.where}: error: {d.message}"))
         if d.span is not None and d.span.file in sources:
-            lines = sources[d.span.file].splitlines()
+            # Lark counts lines by "\n" only; str.splitlines would also split at form feeds,
+            # vertical tabs and U+2028, shifting every later line.
+            lines = [line.removesuffix("\r") for line in sources[d.span.file].split("\n")]
             if 1 <= d.span.line <= len(lines):
-                text = lines[d.span.line - 1].expandtabs(1)
+                text = _source_line(lines[d.span.line - 1])
                 start = max(d.span.column - 1, 0)
                 if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
                     width = d.span.end_column - d.span.column
                 else:
                     width = max(len(text) - start, 1)
+                if len(text) > _WIDTH:  # a window around the span, not a megabyte-long line
+                    left = max(start - _WIDTH // 4, 0)
+                    more = "..." if left + _WIDTH < len(text) else ""
+                    text = ("..." if left else "") + text[left : left + _WIDTH] + more
+                    start = start - left + (3 if left else 0)
+                    width = min(width, len(text) - start)
                 out.append(f"    {text}")
                 out.append("    " + " " * start + "^" * max(width, 1))
         if d.hint:
-            out.append(f"  hint: {d.hint}")
+            out.append(_one_line(f"  hint: {d.hint}"))
     return "\n".join(out) + "\n"
+
+
+def _one_line(text: str) -> str:
+    """Messages quote user text through `shown`; this is the backstop for any that do not."""
+    return "".join(c if c == " " or _visible(c) else shown(c) for c in text)

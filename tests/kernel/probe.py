@@ -11,7 +11,7 @@ reports whether it got through; "blocked" means the client failed *and* the serv
     probe.py client [--timeout S] tcp/HOST/PORT[/SPORT] udp/HOST/PORT[/SPORT] ...
         Runs the probes in order, printing one JSON line each:
         {"spec", "token", "result": "ok"|"refused"|"timeout"|"unreachable"|"error: ...",
-         "seen": {...} or null}. A broadcast HOST (255.255.255.255) is sent unconnected.
+         "seen": {...} or null, "ms": duration}. A broadcast HOST (255.255.255.255) is sent unconnected.
 """
 
 from __future__ import annotations
@@ -21,9 +21,17 @@ import errno
 import ipaddress
 import json
 import os
+import select
 import selectors
 import socket
+import struct
 import sys
+import time
+
+# Linux values; Python's socket module lacks IP_PKTINFO.
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
+IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 
 
 def _parse_spec(spec: str) -> tuple[str, str, int, int | None]:
@@ -46,6 +54,28 @@ def _record(log, token: str, proto: str, port: int, peer: tuple) -> bytes:
     return (line + "\n").encode()
 
 
+def _want_pktinfo(sock: socket.socket, family: int) -> None:
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+
+
+def _reply_from(ancdata: list) -> list:
+    """Ancillary data that makes a UDP reply leave from the address the request was sent to.
+
+    A wildcard-bound server would otherwise pick its source by route (the wan's uplink address
+    instead of the "internet server" on lo), and conntrack would not see the reply as a reply.
+    """
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            _, spec_dst, _ = struct.unpack("i4s4s", data[:12])  # local address to answer from
+            return [(level, kind, struct.pack("i4s4s", 0, spec_dst, bytes(4)))]
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            return [(level, kind, data[:16] + struct.pack("I", 0))]
+    return []
+
+
 def serve(log_path: str, specs: list[str]) -> None:
     sel = selectors.DefaultSelector()
     for spec in specs:
@@ -56,6 +86,8 @@ def serve(log_path: str, specs: list[str]) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if kind == socket.SOCK_DGRAM:
+                _want_pktinfo(sock, family)
             sock.bind((any_addr, int(port)))
             if kind == socket.SOCK_STREAM:
                 sock.listen(16)
@@ -68,8 +100,9 @@ def serve(log_path: str, specs: list[str]) -> None:
                 sock = key.fileobj
                 try:
                     if proto == "udp":
-                        data, peer = sock.recvfrom(512)
-                        sock.sendto(_record(log, data.decode().strip(), proto, port, peer), peer)
+                        data, ancdata, _, peer = sock.recvmsg(512, 256)
+                        reply = _record(log, data.decode().strip(), proto, port, peer)
+                        sock.sendmsg([reply], _reply_from(ancdata), 0, peer)
                         continue
                     conn, peer = sock.accept()
                     with conn:
@@ -78,6 +111,41 @@ def serve(log_path: str, specs: list[str]) -> None:
                         conn.sendall(_record(log, token, proto, port, peer))
                 except OSError:
                     continue  # one misbehaving peer must not stop the server
+
+
+def _tcp_connect(sock: socket.socket, family: int, addr: tuple, timeout: float) -> None:
+    """connect(), but an ICMP error counts even if the kernel could not apply it to the socket.
+
+    Over veth the whole path runs inside the connect() call: the host's reject comes back while
+    the socket is still locked, and TCP then keeps the ICMP error only as a "soft" error
+    (TcpExtLockDroppedIcmps) and retries the SYN a second later (seen with IPv6). With
+    IP(V6)_RECVERR the error is also queued on the socket, where poll() sees it at once.
+    """
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+    sock.setblocking(False)
+    code = sock.connect_ex(addr)
+    if code not in (0, errno.EINPROGRESS):
+        raise OSError(code, os.strerror(code))
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT | select.POLLERR)
+    if not poller.poll(timeout * 1000):
+        raise TimeoutError("connect timed out")
+    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code == 0:
+        try:
+            _, ancdata, _, _ = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE)
+        except BlockingIOError:
+            ancdata = []
+        for _, _, data in ancdata:  # struct sock_extended_err starts with ee_errno
+            code = struct.unpack("I", data[:4])[0]
+    if code == errno.ECONNREFUSED:
+        raise ConnectionRefusedError(code, os.strerror(code))
+    if code != 0:
+        raise OSError(code, os.strerror(code))
+    sock.settimeout(timeout)
 
 
 def _probe(proto: str, host: str, port: int, sport: int | None, token: str, timeout: float):
@@ -95,7 +163,10 @@ def _probe(proto: str, host: str, port: int, sport: int | None, token: str, time
             sock.sendto(token.encode(), (host, port))
             reply, _ = sock.recvfrom(512)
         else:
-            sock.connect((host, port))
+            if kind == socket.SOCK_STREAM:
+                _tcp_connect(sock, family, (host, port), timeout)
+            else:
+                sock.connect((host, port))
             sock.sendall(token.encode() + b"\n")
             reply = sock.recv(512)
     if not reply:
@@ -108,6 +179,7 @@ def client(specs: list[str], timeout: float) -> None:
         proto, host, port, sport = _parse_spec(spec)
         token = f"{os.getpid()}-{n}-{os.urandom(4).hex()}"
         seen = None
+        started = time.monotonic()
         try:
             result, seen = _probe(proto, host, port, sport, token, timeout)
         except ConnectionRefusedError:
@@ -117,7 +189,8 @@ def client(specs: list[str], timeout: float) -> None:
         except OSError as err:
             unreachable = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM)
             result = "unreachable" if err.errno in unreachable else f"error: {err}"
-        print(json.dumps({"spec": spec, "token": token, "result": result, "seen": seen}))
+        ms = round((time.monotonic() - started) * 1000)
+        print(json.dumps({"spec": spec, "token": token, "result": result, "seen": seen, "ms": ms}))
         sys.stdout.flush()
 
 

@@ -30,6 +30,7 @@ class Outcome:
     spec: str
     result: str
     logged: tuple[dict, ...]
+    ms: int = 0  # how long the client took
 
     @property
     def ok(self) -> bool:
@@ -51,7 +52,7 @@ class Outcome:
 
     def __str__(self) -> str:
         seen = f" seen {self.peer} port {self.sport}" if self.logged else " server saw nothing"
-        return f"{self.spec}: {self.result};{seen}"
+        return f"{self.spec}: {self.result} in {self.ms} ms;{seen}"
 
 
 class Servers:
@@ -138,7 +139,9 @@ class Servers:
             reports += [(role, json.loads(line)) for line in out.splitlines()]
         logged = self._logged()
         return {
-            (role, r["spec"]): Outcome(r["spec"], r["result"], tuple(logged.get(r["token"], ())))
+            (role, r["spec"]): Outcome(
+                r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"]
+            )
             for role, r in reports
         }
 

@@ -1,0 +1,246 @@
+"""Decide whether two rulesets treat every packet the same, and find the simplest one they don't.
+
+For each path (input, forward, output) and family, the class domain of both rulesets is built
+(`classes.py`), A partitions it by outcome symbolically, B partitions each of A's cubes, and any
+piece whose outcomes differ is a set of counterexample classes. A pass is a proof for the modelled
+fragment. `method="product"` instead evaluates every elementary class concretely, one by one: the
+slow reference the fast path is tested against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+from .classes import Domain, FieldClasses, build_domain
+from .declared import DeclaredDifference, declared_differences
+from .evaluate import Evaluation, Outcome, Packet, evaluate
+from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, ParityError, Path, Ruleset
+from .symbolic import Cube, SymbolicEngine, cube_size, initial_cubes
+
+PATH_ORDER = (Path.FORWARD, Path.INPUT, Path.OUTPUT)
+FAMILY_ORDER = (Family.IPV4, Family.IPV6)
+
+
+@dataclass(frozen=True, slots=True)
+class ClassDescription:
+    """The set of packets a counterexample stands for, one readable range per field."""
+
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    packet: Packet
+    region: ClassDescription
+    a: Evaluation
+    b: Evaluation
+    classes: int  # elementary classes in the differing region
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    equivalent: bool
+    classes: int  # elementary packet classes covered (the proof's size)
+    regions: int  # cubes actually compared
+    differing_classes: int
+    counterexamples: tuple[Counterexample, ...]
+    declared: tuple[DeclaredDifference, ...]
+    seconds: float
+    label_a: str = "A"
+    label_b: str = "B"
+    per_domain: tuple[tuple[str, int, int], ...] = field(default=())
+
+
+# -- choosing simple members ------------------------------------------------------------------
+
+
+def _proto_key(rep: int) -> tuple:
+    order = {6: 0, 17: 1, 1: 2, 58: 2}
+    return (order.get(rep, 3), rep)
+
+
+def class_key(fc: FieldClasses, i: int) -> tuple:
+    f = fc.field
+    rep = fc.reps[i]
+    if f in (Field.IIF, Field.OIF):
+        lab = fc.labels[i]
+        return (0 if lab == rep else 1 if "*" in lab else 2, str(rep))
+    if f is Field.L4PROTO:
+        return _proto_key(rep)
+    if f is Field.CT:
+        return (CT_STATES.index(rep),)
+    if fc.spans is not None:
+        lo, hi = fc.spans[i]
+        return (hi - lo, lo)
+    return (rep is not False, str(rep))
+
+
+def nice_value(fc: FieldClasses, i: int, family: Family) -> object:
+    rep = fc.reps[i]
+    if fc.spans is None or rep is None:
+        return rep
+    lo, hi = fc.spans[i]
+    if fc.field in (Field.SADDR, Field.DADDR):
+        step = 10 if family is Family.IPV4 else 0x10
+        return lo + step if hi - lo >= step else lo
+    if fc.field in (Field.SPORT, Field.DPORT) and lo == 0 and hi > 0:
+        return 1
+    return lo
+
+
+KEY_FIELDS = (
+    Field.CT,
+    Field.L4PROTO,
+    Field.IIF,
+    Field.OIF,
+    Field.DPORT,
+    Field.SPORT,
+    Field.DADDR,
+    Field.SADDR,
+    Field.CT_DNAT,
+    Field.CT_SNAT,
+    Field.DADDR_LOCAL,
+)
+
+
+def best_index(fc: FieldClasses, mask: int) -> int:
+    best = None
+    for i in range(len(fc)):
+        if mask >> i & 1 and (best is None or class_key(fc, i) < class_key(fc, best)):
+            best = i
+    assert best is not None
+    return best
+
+
+def cube_key(domain: Domain, cube: Cube) -> tuple:
+    key = [PATH_ORDER.index(domain.path), FAMILY_ORDER.index(domain.family)]
+    for f in KEY_FIELDS:
+        fc = domain.fields[f]
+        key.append(class_key(fc, best_index(fc, cube[f])))
+    return tuple(key)
+
+
+def packet_in(domain: Domain, choice: dict[Field, int]) -> Packet:
+    def val(f: Field) -> object:
+        return nice_value(domain.fields[f], choice[f], domain.family)
+
+    return Packet(
+        path=domain.path,
+        family=domain.family,
+        iif=val(Field.IIF),
+        oif=val(Field.OIF),
+        saddr=val(Field.SADDR),
+        daddr=val(Field.DADDR),
+        l4proto=val(Field.L4PROTO),
+        sport=val(Field.SPORT),
+        dport=val(Field.DPORT),
+        ct=val(Field.CT),
+        ct_dnat=val(Field.CT_DNAT),
+        ct_snat=val(Field.CT_SNAT),
+        daddr_local=val(Field.DADDR_LOCAL),
+    )
+
+
+def simplest_packet(domain: Domain, cube: Cube) -> Packet:
+    return packet_in(domain, {f: best_index(domain.fields[f], cube[f]) for f in Field})
+
+
+def describe_cube(domain: Domain, cube: Cube) -> ClassDescription:
+    from .report import describe_field_mask
+
+    parts = []
+    for f in KEY_FIELDS:
+        text = describe_field_mask(domain, f, cube[f])
+        if text is not None:
+            parts.append((f.name.lower(), text))
+    return ClassDescription(tuple(parts))
+
+
+# -- the decision -----------------------------------------------------------------------------
+
+
+def domains(a: Ruleset, b: Ruleset):
+    for path in PATH_ORDER:
+        for family in FAMILY_ORDER:
+            yield build_domain((a, b), path, family)
+
+
+def verify(
+    a: Ruleset,
+    b: Ruleset,
+    *,
+    br_netfilter: bool = True,
+    method: str = "symbolic",
+    max_counterexamples: int = 3,
+) -> VerifyResult:
+    """Decide equivalence of `a` and `b` exhaustively over the modelled fragment."""
+    start = time.perf_counter()
+    if method not in ("symbolic", "product"):
+        raise ValueError(f"unknown method {method!r}")
+    total = regions = differing = 0
+    diffs: list[tuple[tuple, Domain, Cube]] = []
+    per_domain = []
+    for domain in domains(a, b):
+        d_total = d_regions = 0
+        if method == "symbolic":
+            eng_a = SymbolicEngine(a, domain, br_netfilter)
+            eng_b = SymbolicEngine(b, domain, br_netfilter)
+            for cube0 in initial_cubes(domain, br_netfilter):
+                for ca, oa in eng_a.evaluate(cube0):
+                    for cb, ob in eng_b.evaluate(ca):
+                        n = cube_size(cb)
+                        d_total += n
+                        d_regions += 1
+                        if oa != ob:
+                            differing += n
+                            diffs.append((cube_key(domain, cb), domain, cb))
+        else:
+            for cube in product_cubes(domain, br_netfilter):
+                pkt = simplest_packet(domain, cube)
+                d_total += 1
+                d_regions += 1
+                if evaluate(a, pkt, br_netfilter).outcome != evaluate(b, pkt, br_netfilter).outcome:
+                    differing += 1
+                    diffs.append((cube_key(domain, cube), domain, cube))
+        total += d_total
+        regions += d_regions
+        per_domain.append((f"{domain.path.value}/{domain.family.value}", d_total, d_regions))
+    diffs.sort(key=lambda t: t[0])
+    examples = []
+    for _, domain, cube in diffs[:max_counterexamples]:
+        pkt = simplest_packet(domain, cube)
+        ea, eb = evaluate(a, pkt, br_netfilter), evaluate(b, pkt, br_netfilter)
+        if ea.outcome == eb.outcome:
+            raise ParityError(f"internal error: symbolic and concrete evaluation disagree on {pkt}")
+        examples.append(Counterexample(pkt, describe_cube(domain, cube), ea, eb, cube_size(cube)))
+    return VerifyResult(
+        equivalent=not diffs,
+        classes=total,
+        regions=regions,
+        differing_classes=differing,
+        counterexamples=tuple(examples),
+        declared=declared_differences(a, b),
+        seconds=time.perf_counter() - start,
+        label_a=a.label or "A",
+        label_b=b.label or "B",
+        per_domain=tuple(per_domain),
+    )
+
+
+def product_cubes(domain: Domain, br_netfilter: bool):
+    """Every elementary class as a single-class cube (the naive product enumeration)."""
+    for c0 in initial_cubes(domain, br_netfilter):
+        bits = [
+            [1 << i for i in range(len(fc)) if c0[f] >> i & 1]
+            for f, fc in zip(Field, domain.fields)
+        ]
+        yield from itertools.product(*bits)
+
+
+def outcomes_differ(a: Ruleset, b: Ruleset, pkt: Packet, br_netfilter: bool = True) -> bool:
+    return evaluate(a, pkt, br_netfilter).outcome != evaluate(b, pkt, br_netfilter).outcome
+
+
+__all__ = ["verify", "VerifyResult", "Counterexample", "Outcome", "PORT_PROTOCOLS"]
