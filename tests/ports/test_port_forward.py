@@ -54,6 +54,7 @@ def test_port_forwards(make_topology, backend: str, br_nf: bool) -> None:
                 "guest2": [
                     f"tcp/{HOST4}/8022",  # hairpin through the public address
                     f"tcp/{GW4}/8022",  # hairpin through the gateway address
+                    f"tcp/{HOST6}/8022",  # IPv6 hairpin (ipv6 nat)
                 ],
                 "host": [
                     f"tcp/{HOST4}/8022",  # a connection the host itself opens (output DNAT)
@@ -76,6 +77,8 @@ def test_port_forwards(make_topology, backend: str, br_nf: bool) -> None:
     for spec in (f"tcp/{HOST4}/8022", f"tcp/{GW4}/8022"):
         outcome = got[("guest2", spec)]
         assert outcome.ok and outcome.peer == GW4, why
+    v6 = got[("guest2", f"tcp/{HOST6}/8022")]
+    assert v6.ok and v6.peer == "2001:db8:ca2:2::1", why
     assert got[("host", f"tcp/{HOST4}/8022")].ok, why
     assert got[("host", "tcp/127.0.0.1/8022")].result == "refused", why
     assert got[("guest", f"tcp/{HOST4}/8443")].blocked, why
