@@ -80,3 +80,14 @@ def test_isolated_guests(make_topology, backend: str, world: str) -> None:
         assert outcome.blocked if isolated else outcome.ok, why
     for spec in reachable:
         assert got[("guest", spec)].ok, why
+
+
+def test_port_flag_helper_edges(make_topology) -> None:
+    """A bridge that does not exist yet has no ports to flag; the flag can be cleared again."""
+    topo = make_topology(Shape(), tag="isoh")
+    host = topo.ns("host")
+    assert set_ports_isolated(host, "virbr9") == [] and ports_isolated(host, "virbr9") == {}
+    assert set_ports_isolated(host, "virbr0") == ["vnet0", "vnet1"]
+    assert set_ports_isolated(host, "virbr0", isolated=False) == ["vnet0", "vnet1"]
+    assert ports_isolated(host, "virbr0") == {"vnet0": False, "vnet1": False}
+    assert ports_isolated(host, "wan0") == {}  # not a bridge: no ports
