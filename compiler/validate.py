@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netc.diagnostics import Diagnostic, did_you_mean, shown
-from netc.ir.model import Network, PortForward
+from netc.ir.model import Network, PortForward, Subnet
 from netc.ir.span import Span
 
 
@@ -32,18 +32,7 @@ def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
                 )
             )
         by_bridge.setdefault(net.bridge, net)
-    subnets = [(net, s) for net in networks for s in net.subnets]
-    for i, (net_a, a) in enumerate(subnets):
-        for net_b, b in subnets[:i]:
-            if a.family is b.family and a.network.overlaps(b.network):
-                where = "on the same bridge" if net_a is net_b else f"network '{net_b.name}'"
-                problems.append(
-                    Diagnostic(
-                        f"subnet {a.network} overlaps {b.network} ({where})",
-                        a.span,
-                        f"{b.network} is declared at {b.span}",
-                    )
-                )
+    problems += _overlaps(networks)
     for net in networks:
         dev = net.forward.dev
         if dev is not None and dev == net.bridge:
@@ -112,3 +101,42 @@ def network_reference_problem(
     if hint is None and known:
         hint = "declared networks: " + ", ".join(sorted(known)[:10])
     return Diagnostic(f"no network named '{shown(name)}'", span, hint)
+
+
+def _overlaps(networks: Sequence[Network]) -> list[Diagnostic]:
+    """Every pair of overlapping subnets, reported at the later one.
+
+    CIDR blocks overlap only by containment, so after sorting by (start, prefix length) a
+    stack of the blocks still open holds exactly the blocks containing the current one: one
+    sweep instead of comparing every pair (thousands of networks stay fast).
+    """
+    declared = [(net, s) for net in networks for s in net.subnets]
+    order = {id(s): i for i, (_, s) in enumerate(declared)}
+    pairs = []
+    for family in {s.family for _, s in declared}:
+        blocks = sorted(
+            ((net, s) for net, s in declared if s.family is family),
+            key=lambda pair: (pair[1].network.network_address, pair[1].network.prefixlen),
+        )
+        open_blocks: list[tuple[Network, Subnet]] = []
+        for net, sub in blocks:
+            start = sub.network.network_address
+            while open_blocks and open_blocks[-1][1].network.broadcast_address < start:
+                open_blocks.pop()
+            for other in open_blocks:
+                earlier, later = sorted([(net, sub), other], key=lambda p: order[id(p[1])])
+                pairs.append((later, earlier))
+            open_blocks.append((net, sub))
+    problems = []
+    for (net_a, a), (net_b, b) in sorted(
+        pairs, key=lambda p: (order[id(p[0][1])], order[id(p[1][1])])
+    ):
+        where = "on the same bridge" if net_a is net_b else f"network '{net_b.name}'"
+        problems.append(
+            Diagnostic(
+                f"subnet {a.network} overlaps {b.network} ({where})",
+                a.span,
+                f"{b.network} is declared at {b.span}",
+            )
+        )
+    return problems

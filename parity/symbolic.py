@@ -56,48 +56,65 @@ class SymbolicEngine:
         self.ruleset = ruleset
         self.domain = domain
         self.br_netfilter = br_netfilter
-        self.masks: dict[Atom, int] = {}
+        self.needs: dict[int, tuple] = {}
+        self.keys: dict[int, tuple] = {}
+        self.relevant_cache: dict[tuple, tuple] = {}
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
 
     def mask(self, atom: Atom) -> int:
-        m = self.masks.get(atom)
-        if m is None:
-            m = 0
-            for i, rep in enumerate(self.domain.fields[atom.field].reps):
-                if atom.matches(rep):
-                    m |= 1 << i
-            self.masks[atom] = m
+        m = 0
+        for i, rep in enumerate(self.domain.fields[atom.field].reps):
+            if atom.matches(rep):
+                m |= 1 << i
         return m
+
+    def need(self, atoms: tuple[Atom, ...]) -> tuple[tuple[tuple[int, int], ...], tuple]:
+        """Per-field masks of a conjunction (cached by identity: hashing atoms is slow)."""
+        key = id(atoms)
+        hit = self.needs.get(key)
+        if hit is not None and hit[0] is atoms:
+            return hit[1], hit[2]
+        need: dict[int, int] = {}
+        for atom in atoms:
+            need[atom.field] = need.get(atom.field, -1) & self.mask(atom)
+        by_field = tuple(need.items())
+        self.needs[key] = (atoms, by_field, atoms)
+        return by_field, atoms
+
+    def key_tuple(self, key: Atom) -> tuple[Atom, ...]:
+        hit = self.keys.get(id(key))
+        if hit is None or hit[0] is not key:
+            hit = (key, (key,))
+            self.keys[id(key)] = hit
+        return hit[1]
 
     def split(
         self, cube: Cube, rw: dict, atoms: tuple[Atom, ...]
     ) -> tuple[Cube | None, list[Cube]]:
         """(part of `cube` matching all atoms, disjoint cubes covering the rest)."""
-        need: dict[int, int] = {}
-        for atom in atoms:
-            f = atom.field
-            if f in rw:
-                if not atom.matches(rw[f]):
+        need, raw = self.need(atoms)
+        if rw:
+            for atom in raw:
+                if atom.field in rw and not atom.matches(rw[atom.field]):
                     return None, [cube]
-                continue
-            need[f] = need.get(f, -1) & self.mask(atom)
+            need = tuple((f, m) for f, m in need if f not in rw)
         if not need:
             return cube, []
-        match = list(cube)
-        for f, m in need.items():
-            m &= cube[f]
-            if not m:
+        for f, m in need:
+            if not cube[f] & m:
                 return None, [cube]
-            match[f] = m
+        match = list(cube)
         rest: list[Cube] = []
         prefix = list(cube)
-        for f in need:
-            outside = cube[f] & ~need[f]
+        for f, m in need:
+            inside = cube[f] & m
+            outside = cube[f] & ~m
+            match[f] = inside
             if outside:
                 part = list(prefix)
                 part[f] = outside
                 rest.append(tuple(part))
-            prefix[f] = match[f]
+            prefix[f] = inside
         return tuple(match), rest
 
     def run_chain(
@@ -107,7 +124,7 @@ class SymbolicEngine:
             raise ParityError(f"chain nesting deeper than {MAX_DEPTH} (a loop?)", chain.loc)
         out: list[tuple[Cube, _Res]] = []
         pending = [cube]
-        for rule in chain.rules:
+        for rule in self.relevant(chain, cube[Field.IIF], cube[Field.OIF]):
             if not pending:
                 break
             nxt: list[Cube] = []
@@ -121,7 +138,7 @@ class SymbolicEngine:
                     for key, entry in rule.action.vmap:
                         left: list[Cube] = []
                         for r in remaining:
-                            m2, rest2 = self.split(r, rw, (key,))
+                            m2, rest2 = self.split(r, rw, self.key_tuple(key))
                             left.extend(rest2)
                             if m2 is not None:
                                 self.act(table, rule, entry, m2, rw, depth, out, nxt)
@@ -134,6 +151,35 @@ class SymbolicEngine:
             pending = nxt
         out.extend((c, _Res(Kind.RETURN)) for c in pending)
         return out
+
+    def relevant(self, chain: Chain, iif: int, oif: int) -> tuple[Rule, ...]:
+        """The rules of `chain` that can match some packet with these interface classes.
+
+        This is the dispatch-by-interface speed-up: a cube for one bridge only scans that
+        bridge's rules, so N networks cost about N small chains instead of N^2 rule visits.
+        """
+        key = (id(chain), iif, oif)
+        hit = self.relevant_cache.get(key)
+        if hit is not None and hit[0] is chain:
+            return hit[1]
+        keep = []
+        for rule in chain.rules:
+            need, _ = self.need(rule.atoms)
+            masks = dict(need)
+            if not masks.get(Field.IIF, -1) & iif or not masks.get(Field.OIF, -1) & oif:
+                continue
+            if rule.action.kind is Kind.VMAP:
+                union = {Field.IIF: 0, Field.OIF: 0}
+                for key_atom, _ in rule.action.vmap:
+                    kneed = dict(self.need(self.key_tuple(key_atom))[0])
+                    for f in union:
+                        union[f] |= kneed.get(f, -1)
+                if not union[Field.IIF] & iif or not union[Field.OIF] & oif:
+                    continue
+            keep.append(rule)
+        result = tuple(keep)
+        self.relevant_cache[key] = (chain, result)
+        return result
 
     def act(self, table, rule: Rule, action, cube: Cube, rw, depth, out, nxt) -> None:
         kind = action.kind
@@ -199,9 +245,9 @@ class SymbolicEngine:
                             raise ParityError(
                                 "NAT statement outside a nat chain", _first_nat_loc(chain)
                             )
-                flows = nxt
+                flows = _merge_flows(nxt)
         final.extend((c, Outcome("accept", None, nats)) for c, _, nats in flows)
-        return final
+        return _merge_final(final)
 
     def nat_stage(self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final) -> None:
         old = cube[Field.CT] & ~new_mask
@@ -234,6 +280,48 @@ class SymbolicEngine:
                         nxt.append((c2, rw2, nats + (NatApplied(hook, nat),)))
             pending = cont
         nxt.extend((c, rw, nats) for c in pending)
+
+
+def merge_cubes(cubes: list[Cube]) -> list[Cube]:
+    """Union cubes that differ in exactly one field, until none do.
+
+    Branching chains (a vmap per bridge) split a cube into many that all continue identically;
+    merging them back keeps later splits from multiplying with earlier ones.
+    """
+    if len(cubes) < 2:
+        return cubes
+    width = len(cubes[0])
+    changed = True
+    while changed:
+        changed = False
+        for f in range(width):
+            groups: dict[tuple, int] = {}
+            for c in cubes:
+                key = c[:f] + c[f + 1 :]
+                groups[key] = groups.get(key, 0) | c[f]
+            if len(groups) < len(cubes):
+                changed = True
+                cubes = [k[:f] + (m,) + k[f:] for k, m in groups.items()]
+                if len(cubes) < 2:
+                    return cubes
+    return cubes
+
+
+def _merge_flows(flows: list) -> list:
+    groups: dict[tuple, tuple[dict, tuple, list]] = {}
+    for cube, rw, nats in flows:
+        key = (tuple(sorted(rw.items())), nats)
+        if key not in groups:
+            groups[key] = (rw, nats, [])
+        groups[key][2].append(cube)
+    return [(c, rw, nats) for rw, nats, cubes in groups.values() for c in merge_cubes(cubes)]
+
+
+def _merge_final(final: list) -> list:
+    groups: dict = {}
+    for cube, outcome in final:
+        groups.setdefault(outcome, []).append(cube)
+    return [(c, o) for o, cubes in groups.items() for c in merge_cubes(cubes)]
 
 
 def _first_nat_loc(chain: Chain):
