@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netc.diagnostics import Diagnostic, did_you_mean, shown
-from netc.ir.model import Network, Subnet
+from netc.ir.model import Network, PortForward, Subnet
 from netc.ir.span import Span
 
 
@@ -51,6 +51,41 @@ def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
                     net.forward.span,
                 )
             )
+    problems += port_forward_conflicts(networks)
+    return problems
+
+
+def _claims_overlap(a: PortForward, b: PortForward) -> bool:
+    """Could one new connection match both forwards? Then only the first would ever apply."""
+    return (
+        a.family is b.family
+        and a.proto is b.proto
+        and a.host_ports.first <= b.host_ports.last
+        and b.host_ports.first <= a.host_ports.last
+        and (a.host_address is None or b.host_address is None or a.host_address == b.host_address)
+        and (a.in_dev is None or b.in_dev is None or a.in_dev == b.in_dev)
+    )
+
+
+def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
+    """Host ports are the host's, not a network's: no two forwards anywhere may claim one."""
+    problems: list[Diagnostic] = []
+    claimed: list[tuple[Network, PortForward]] = []
+    for net in networks:
+        for fwd in net.port_forwards:
+            for other_net, other in claimed:
+                if _claims_overlap(fwd, other):
+                    where = "" if other_net is net else f" in network '{other_net.name}'"
+                    problems.append(
+                        Diagnostic(
+                            f"{fwd.proto.value} port {fwd.host_ports} is already forwarded to "
+                            f"{other.target}{where}",
+                            fwd.span,
+                            f"the first forward is at {other.span}",
+                        )
+                    )
+                    break
+            claimed.append((net, fwd))
     return problems
 
 

@@ -21,7 +21,8 @@ _WORD = re.compile(r'[^\s{}#;"]+\Z')
 # The grammar's keywords (grammar/netc.lark); a name equal to one must be quoted.
 KEYWORDS = frozenset(
     "network bridge forward nat route open isolated dev address ports ipv6 inbound stateful "
-    "stateless ip dhcp host mac name tftp bootp server on off dns".split()
+    "stateless ip dhcp host mac name tftp bootp server on off dns "
+    "expose to port via tcp udp services allow deny isolate guests".split()  # issue 8
 )
 
 

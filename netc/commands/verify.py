@@ -150,6 +150,51 @@ def spec_from_networks(networks) -> list[SpecNetwork]:
                 dns=net.dns,
                 tftp=any(s.tftp_root for s in net.subnets),
                 stateful_inbound=fwd.stateful_inbound,
+                **_policy_spec(net),
             )
         )
     return out
+
+
+def _policy_spec(net) -> dict:
+    """The statements beyond libvirt (issue 8) as parity's SpecNetwork fields."""
+    from netc.ir.model import FilterAction
+    from netc.parity.spec import SpecFilter, SpecForward, SpecService
+
+    protos = {"tcp": 6, "udp": 17}
+    forwards = tuple(
+        SpecForward(
+            protos[f.proto.value],
+            (f.host_ports.first, f.host_ports.last),
+            str(f.target),
+            (f.target_ports.first, f.target_ports.last),
+            None if f.host_address is None else str(f.host_address),
+            f.in_dev,
+        )
+        for f in net.port_forwards
+    )
+    services = None
+    if net.services is not None:
+        services = tuple(
+            SpecService(
+                protos[s.proto.value],
+                (s.ports.first, s.ports.last),
+                tuple(fam.value for fam in s.families),
+            )
+            for s in net.services.services
+        )
+    filters = tuple(
+        SpecFilter(
+            f.action is FilterAction.ALLOW,
+            str(f.destination),
+            None if f.proto is None else protos[f.proto.value],
+            None if f.ports is None else (f.ports.first, f.ports.last),
+        )
+        for f in net.filters
+    )
+    return {
+        "port_forwards": forwards,
+        "services": services,
+        "filters": filters,
+        "isolate_guests": net.isolate_guests,
+    }
