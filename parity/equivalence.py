@@ -77,12 +77,27 @@ def class_key(fc: FieldClasses, i: int) -> tuple:
     return (rep is not False, str(rep))
 
 
+_NICE = {
+    (Field.SADDR, Family.IPV4): (0xC6336401, 0xCB007101),  # 198.51.100.1, 203.0.113.1
+    (Field.DADDR, Family.IPV4): (0xC6336401, 0xCB007101),
+    (Field.SADDR, Family.IPV6): (0x20010DB8FFFF << 80 | 1,),  # 2001:db8:ffff::1
+    (Field.DADDR, Family.IPV6): (0x20010DB8FFFF << 80 | 1,),
+    (Field.SPORT, None): (40000,),
+    (Field.DPORT, None): (443, 80),
+}
+
+
 def nice_value(fc: FieldClasses, i: int, family: Family) -> object:
+    """A readable member of class i: documentation addresses and common ports when inside."""
     rep = fc.reps[i]
     if fc.spans is None or rep is None:
         return rep
     lo, hi = fc.spans[i]
-    if fc.field in (Field.SADDR, Field.DADDR):
+    is_addr = fc.field in (Field.SADDR, Field.DADDR)
+    for value in _NICE.get((fc.field, family if is_addr else None), ()):
+        if lo <= value <= hi and (not is_addr or hi - lo > 0xFFFF):
+            return value
+    if is_addr:
         step = 10 if family is Family.IPV4 else 0x10
         return lo + step if hi - lo >= step else lo
     if fc.field in (Field.SPORT, Field.DPORT) and lo == 0 and hi > 0:
@@ -144,7 +159,15 @@ def packet_in(domain: Domain, choice: dict[Field, int]) -> Packet:
 
 
 def simplest_packet(domain: Domain, cube: Cube) -> Packet:
-    return packet_in(domain, {f: best_index(domain.fields[f], cube[f]) for f in Field})
+    choice = {}
+    for f in Field:
+        fc = domain.fields[f]
+        choice[f] = best_index(fc, cube[f])
+        if f in (Field.SADDR, Field.DADDR) and cube[f] == (1 << len(fc)) - 1:
+            # unconstrained address: show an outside host rather than the narrowest class
+            nice = _NICE[(f, domain.family)][0]
+            choice[f] = fc.index_of(nice)
+    return packet_in(domain, choice)
 
 
 def describe_cube(domain: Domain, cube: Cube) -> ClassDescription:
