@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from netc.compiler.api import compile_files, emit
+from netc.diagnostics import render_notes
 from netc.emitters import TARGETS
 from netc.output import write_output
 
@@ -15,7 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compile network files to nft or iptables-restore text",
         description="Compile .net files into one ruleset for a firewall backend.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help=".net file(s); '-' reads stdin")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".net file(s) or libvirt network XML; '-' reads stdin",
+    )
     p.add_argument(
         "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
     )
@@ -28,5 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
+    sys.stderr.write(render_notes(compiled.notes))
     write_output(emit(compiled, args.target, remove=args.remove), args.output)
     return 0
