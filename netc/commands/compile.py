@@ -28,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--remove", action="store_true", help="print the teardown instead")
     p.add_argument(
+        "--verify",
+        action="store_true",
+        help="first prove the nft and iptables outputs equivalent and check them against the "
+        "networks' behaviour spec (as `netc verify --compile`); on a failure print the report "
+        "to stderr, no rules, and exit 1",
+    )
+    p.add_argument(
         "-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout"
     )
     p.set_defaults(run=run)
@@ -36,5 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
     sys.stderr.write(render_notes(compiled.notes))
+    if args.verify:
+        from netc.commands.verify import verify_files
+
+        status, report = verify_files(args.files)
+        if status:
+            sys.stderr.write(report)
+            return status
     write_output(emit(compiled, args.target, remove=args.remove), args.output)
     return 0

@@ -83,26 +83,43 @@ def _run(args: argparse.Namespace) -> int:
         sides = [load_ruleset(_side(s)) for s in args.sides]
     if args.spec:
         networks = spec_networks(args.spec)
+    status, report = _check(sides, networks, args.br_netfilter, args.examples, args.verbose)
+    sys.stdout.write(report)
+    return status
+
+
+def verify_files(files: list[str]) -> tuple[int, str]:
+    """Compile FILEs to both backends, prove them equivalent and check their spec.
+
+    Returns (exit status, report); `netc compile --verify` uses this to refuse unproven output.
+    """
+    return _check(_compile_sides(files), spec_networks(files), True, 3, False)
+
+
+def _check(
+    sides: list[Ruleset],
+    networks: list[SpecNetwork],
+    br_netfilter: bool,
+    examples: int,
+    verbose: bool,
+) -> tuple[int, str]:
     status = 0
     out: list[str] = []
     if len(sides) == 2:
-        result = verify(
-            sides[0], sides[1], br_netfilter=args.br_netfilter, max_counterexamples=args.examples
-        )
-        out.append(format_result(result, verbose=args.verbose))
+        result = verify(sides[0], sides[1], br_netfilter=br_netfilter, max_counterexamples=examples)
+        out.append(format_result(result, verbose=verbose))
         if not result.equivalent:
             status = 1
     if networks:
         for name, rs in zip("AB", sides):
-            failures = check_spec(rs, networks, br_netfilter=args.br_netfilter)
+            failures = check_spec(rs, networks, br_netfilter=br_netfilter)
             if failures:
                 status = 1
                 out.append(f"spec of {len(networks)} network(s) FAILS on {name}={rs.label}:")
                 out.append(format_spec_failures(failures))
             else:
                 out.append(f"spec of {len(networks)} network(s) holds on {name}={rs.label}")
-    sys.stdout.write("\n".join(out) + "\n")
-    return status
+    return status, "\n".join(out) + "\n"
 
 
 def _compile_sides(files: list[str]) -> list[Ruleset]:
