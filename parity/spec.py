@@ -361,15 +361,13 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
         want = "accept, dnat, masquerade"
         if f.in_dev is None:  # `via DEV` forwards only what arrives on DEV, not guests' traffic
             # A hairpin is addressed to the host, so it is routed and crosses the IP hooks with
-            # or without br_netfilter (tests/ports/test_port_forward.py shows it in a kernel);
-            # the evaluator, without br_netfilter, takes every iif = oif = bridge packet for
-            # bridged traffic, so the row is only checked with br_netfilter for now.
+            # or without br_netfilter (tests/ports/test_port_forward.py shows it in a kernel;
+            # evaluate.bridge_candidate models it): checked in both modes.
             yield _Row(
                 f"{tag}: guest -> host port (hairpin)",
                 p,
                 want,
                 dnatted(target, to_ports, Hook.PREROUTING, True),
-                br_netfilter_only=True,
             )
         p = pkt(fwd, fam, uplink, br, outside, target, f.proto, f.target_ports[0])
         if net.mode == "nat" or net.stateful_inbound:

@@ -20,12 +20,13 @@ from .evaluate import (
     DROP,
     MAX_DEPTH,
     NatApplied,
+    dnatted,
     Outcome,
     Stage,
     lookup,
     plan,
 )
-from .model import Atom, Chain, Field, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
+from .model import Atom, Chain, Field, Hook, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
 from .values import resolve_reject
 
 Cube = tuple[int, ...]
@@ -60,6 +61,9 @@ class SymbolicEngine:
         self.keys: dict[int, tuple] = {}
         self.relevant_cache: dict[tuple, tuple] = {}
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
+        bridging = not br_netfilter and domain.path is Path.FORWARD
+        self.pairs = same_iface_pairs(domain) if bridging else ()
+        self.pair_iifs = sum(1 << i for i, _ in self.pairs)
 
     def mask(self, atom: Atom) -> int:
         m = 0
@@ -218,16 +222,26 @@ class SymbolicEngine:
 
     def evaluate(self, cube: Cube) -> list[tuple[Cube, Outcome]]:
         """Partition `cube` by outcome along the domain's path."""
+        if not self.pairs or not cube[Field.IIF] & self.pair_iifs:
+            return self._evaluate(cube, False)
+        out: list[tuple[Cube, Outcome]] = []
+        for piece, candidate in _bridge_split(self.domain, cube, self.pairs):
+            out.extend(self._evaluate(piece, candidate))
+        return _merge_final(out)
+
+    def _evaluate(self, cube: Cube, candidate: bool) -> list[tuple[Cube, Outcome]]:
+        """One cube that is a bridge candidate in full, or not at all (see `bridge_candidate`)."""
         final: list[tuple[Cube, Outcome]] = []
         flows: list[tuple[Cube, dict, tuple[NatApplied, ...]]] = [(cube, {}, ())]
         new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
         family = self.domain.family
         for hook in self.domain.path.hooks:
+            bridged = candidate and hook is Hook.PREROUTING
             for stage in self.plans[hook]:
                 nxt: list = []
                 for c, rw, nats in flows:
                     if stage.nat:
-                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final)
+                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
                         continue
                     table, chain = stage.chains[0]
                     for c2, res in self.run_chain(table, chain, c, rw):
@@ -237,19 +251,25 @@ class SymbolicEngine:
                         if kind is Kind.ACCEPT:
                             nxt.append((c2, rw, nats))
                         elif kind is Kind.DROP:
-                            final.append((c2, DROP))
+                            final.append((c2, _unless_bridged(DROP, nats, bridged)))
                         elif kind is Kind.REJECT:
                             reject = resolve_reject(res.action.reject, family)
-                            final.append((c2, Outcome("reject", reject)))
+                            end = Outcome("reject", reject)
+                            final.append((c2, _unless_bridged(end, nats, bridged)))
                         else:
                             raise ParityError(
                                 "NAT statement outside a nat chain", _first_nat_loc(chain)
                             )
                 flows = _merge_flows(nxt)
+            if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
+                final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
+                flows = [flow for flow in flows if dnatted(flow[2])]
         final.extend((c, Outcome("accept", None, nats)) for c, _, nats in flows)
         return _merge_final(final)
 
-    def nat_stage(self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final) -> None:
+    def nat_stage(
+        self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final, bridged=False
+    ) -> None:
         old = cube[Field.CT] & ~new_mask
         if old:
             part = list(cube)
@@ -270,16 +290,22 @@ class SymbolicEngine:
                     if kind is Kind.ACCEPT:
                         cont.append(c2)
                     elif kind is Kind.DROP:
-                        final.append((c2, DROP))
+                        final.append((c2, _unless_bridged(DROP, nats, bridged)))
                     elif kind is Kind.REJECT:
                         reject = resolve_reject(res.action.reject, self.domain.family)
-                        final.append((c2, Outcome("reject", reject)))
+                        end = Outcome("reject", reject)
+                        final.append((c2, _unless_bridged(end, nats, bridged)))
                     else:  # NAT: first binding at this hook wins
                         nat = res.action.nat
                         rw2 = self.rewrite(c2, rw, nat)
                         nxt.append((c2, rw2, nats + (NatApplied(hook, nat),)))
             pending = cont
         nxt.extend((c, rw, nats) for c in pending)
+
+
+def _unless_bridged(outcome: Outcome, nats: tuple[NatApplied, ...], bridged: bool) -> Outcome:
+    """A bridge candidate stopped in prerouting before any DNAT was never there: bridged."""
+    return ACCEPT if bridged and not dnatted(nats) else outcome
 
 
 def merge_cubes(cubes: list[Cube]) -> list[Cube]:
@@ -334,11 +360,12 @@ def _first_nat_loc(chain: Chain):
 def initial_cubes(domain: Domain, br_netfilter: bool) -> list[Cube]:
     """The whole domain as disjoint cubes that respect field dependencies.
 
-    Ports exist only for port protocols; a new connection has no NAT status yet; with
-    br_netfilter off, forward traffic in and out of the same named interface is bridged and never
-    reaches the IP hooks, so it is left out (the model cannot tell routed hairpin traffic apart).
+    Ports exist only for port protocols; a new connection has no NAT status yet. With
+    br_netfilter off, forward traffic in and out of the same named interface that is not
+    addressed to the host (see `bridge_candidate`) is cut out into cubes of its own, one exact
+    interface pair each, so the engine can tell bridged traffic from routed hairpins by the cube.
     """
-    from .classes import literal_iface_indices, port_proto_mask
+    from .classes import port_proto_mask
 
     full = [(1 << len(fc)) - 1 for fc in domain.fields]
     pmask = port_proto_mask(domain)
@@ -359,25 +386,82 @@ def initial_cubes(domain: Domain, br_netfilter: bool) -> list[Cube]:
                 c[Field.CT_SNAT] = 1
             cubes.append(c)
     if not br_netfilter and domain.path is Path.FORWARD:
-        lits = literal_iface_indices(domain.fields[Field.IIF])
-        oif_fc = domain.fields[Field.OIF]
+        pairs = same_iface_pairs(domain)
         split: list[list[int]] = []
-        lit_mask = 0
-        for i in lits:
-            lit_mask |= 1 << i
-            j = oif_fc.reps.index(domain.fields[Field.IIF].reps[i])
-            for c in cubes:
-                d = list(c)
-                d[Field.IIF] = 1 << i
-                d[Field.OIF] = c[Field.OIF] & ~(1 << j)
-                split.append(d)
         for c in cubes:
-            d = list(c)
-            d[Field.IIF] = c[Field.IIF] & ~lit_mask
-            if d[Field.IIF]:
-                split.append(d)
+            for piece, _ in _bridge_split(domain, tuple(c), pairs):
+                split.append(list(piece))
         cubes = split
     return [tuple(c) for c in cubes if all(c)]
+
+
+def same_iface_pairs(domain: Domain) -> tuple[tuple[int, int], ...]:
+    """(iif class, oif class) index pairs that name one and the same interface."""
+    from .classes import literal_iface_indices
+
+    iif, oif = domain.fields[Field.IIF], domain.fields[Field.OIF]
+    out = []
+    for i in literal_iface_indices(iif):
+        name = iif.reps[i]
+        if name in oif.reps:  # classes.py makes every literal of either field a class of both
+            out.append((i, oif.reps.index(name)))
+    return tuple(out)
+
+
+def _false_bit(domain: Domain, field: Field) -> int:
+    return 1 << domain.fields[field].reps.index(False)
+
+
+def bridge_candidate(domain: Domain, cube: Cube, pairs) -> bool:
+    """Whether `cube` is same-interface forward traffic not (yet) known to be for the host.
+
+    Such a packet is bridged, and never crosses the IP hooks without br_netfilter, unless
+    prerouting DNATs it: the model has no MAC addresses, and a DNAT rule matching it is what
+    says it was addressed to the host (a routed hairpin). `daddr_local` or a DNAT'd connection
+    (`ct status dnat`) says so before any rule runs. `_bridge_split` makes every cube either a
+    candidate in full or not at all.
+    """
+    if cube[Field.DADDR_LOCAL] != _false_bit(domain, Field.DADDR_LOCAL):
+        return False
+    if cube[Field.CT_DNAT] != _false_bit(domain, Field.CT_DNAT):
+        return False
+    return any(cube[Field.IIF] == 1 << i and cube[Field.OIF] == 1 << j for i, j in pairs)
+
+
+def _bridge_split(domain: Domain, cube: Cube, pairs) -> list[tuple[Cube, bool]]:
+    """`cube` as disjoint pieces, each flagged whether it is a `bridge_candidate` in full."""
+    out: list[tuple[Cube, bool]] = []
+    rest = list(cube)
+    f_local = _false_bit(domain, Field.DADDR_LOCAL)
+    f_dnat = _false_bit(domain, Field.CT_DNAT)
+    for i, j in pairs:
+        if not (rest[Field.IIF] >> i & 1 and rest[Field.OIF] >> j & 1):
+            continue
+        same = list(rest)
+        same[Field.IIF], same[Field.OIF] = 1 << i, 1 << j
+        # the pair leaves the remainder: iif i with every other oif stays there
+        other_oif = list(rest)
+        other_oif[Field.IIF] = 1 << i
+        other_oif[Field.OIF] = rest[Field.OIF] & ~(1 << j)
+        rest[Field.IIF] &= ~(1 << i)
+        if other_oif[Field.OIF]:
+            out.append((tuple(other_oif), False))
+        for field, fbit in ((Field.DADDR_LOCAL, f_local), (Field.CT_DNAT, f_dnat)):
+            known = same[field] & ~fbit
+            if known:
+                part = list(same)
+                part[field] = known
+                out.append((tuple(part), False))
+            same[field] &= fbit
+            if not same[field]:
+                break
+        else:
+            out.append((tuple(same), True))
+        if not rest[Field.IIF]:
+            break
+    if rest[Field.IIF]:
+        out.append((tuple(rest), False))
+    return [(c, flag) for c, flag in out if all(c)]
 
 
 __all__ = ["SymbolicEngine", "initial_cubes", "cube_size", "ACCEPT"]

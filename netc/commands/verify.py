@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-br-netfilter",
         dest="br_netfilter",
         action="store_false",
-        help="assume bridged guest<->guest traffic bypasses the IP hooks",
+        help="assume bridged guest<->guest traffic bypasses the IP hooks (traffic addressed to "
+        "the host, such as a DNAT'd hairpin, is still routed through them)",
     )
     p.add_argument("--examples", type=int, default=3, help="counterexamples to print (default 3)")
     p.add_argument("-v", "--verbose", action="store_true", help="print class counts per path")
