@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .classes import Domain, FieldClasses, build_domain
 from .declared import DeclaredDifference, declared_differences
 from .evaluate import Evaluation, Outcome, Packet, evaluate
-from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, ParityError, Path, Ruleset
+from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, Path, Ruleset
 from .symbolic import Cube, SymbolicEngine, cube_size, initial_cubes
 
 PATH_ORDER = (Path.FORWARD, Path.INPUT, Path.OUTPUT)
@@ -235,7 +235,8 @@ def verify(
         pkt = simplest_packet(domain, cube)
         ea, eb = evaluate(a, pkt, br_netfilter), evaluate(b, pkt, br_netfilter)
         if ea.outcome == eb.outcome:
-            raise ParityError(f"internal error: symbolic and concrete evaluation disagree on {pkt}")
+            # a bug, not bad input: the CLI reports it as an internal error (exit 3), not exit 2
+            raise RuntimeError(f"symbolic and concrete evaluation disagree on {pkt}")
         examples.append(Counterexample(pkt, describe_cube(domain, cube), ea, eb, cube_size(cube)))
     return VerifyResult(
         equivalent=not diffs,

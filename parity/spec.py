@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .evaluate import Evaluation, Packet, evaluate
-from .model import Family, Hook, Path, Ruleset
+from .model import Family, Hook, ParityError, Path, Ruleset
 from .report import format_evaluation, format_packet
 
 MODES = ("nat", "route", "open", "isolated")
@@ -134,11 +134,38 @@ _OTHER = {Family.IPV4: "203.0.113.77", Family.IPV6: "2001:db8:fffe::1"}
 
 
 def _outside(family: Family, subnets: list[ipaddress._BaseNetwork]) -> int:
-    for candidate in (_OUTSIDE[family], _OTHER[family]):
+    return _free(family, (_OUTSIDE[family], _OTHER[family]), subnets)
+
+
+def _free(family: Family, candidates: Iterable[str], subnets: list) -> int:
+    """The first candidate no network's subnet holds; else any such address (networks may sit
+    on the documentation ranges themselves: an outside host must still exist)."""
+    for candidate in candidates:
         addr = ipaddress.ip_address(candidate)
         if not any(addr in s for s in subnets):
             return int(addr)
-    raise ValueError("no outside address left")
+    shift = 24 if family is Family.IPV4 else 112
+    base = 0 if family is Family.IPV4 else 0x2000
+    for block in range(1, 224 if family is Family.IPV4 else 0x2000):
+        value = (base + block) << shift | 1
+        addr = (
+            ipaddress.ip_address(value) if family is Family.IPV6 else ipaddress.IPv4Address(value)
+        )
+        if not any(addr in s for s in subnets if s.version == addr.version):
+            return value
+    raise ParityError(f"no {family.value} address is outside every network's subnets")
+
+
+def _guests(iface: ipaddress._BaseAddress, avoid: int | None = None) -> tuple[int, int]:
+    """Two guest addresses inside the subnet, neither the gateway (nor `avoid`): .10 and .11
+    when the subnet is big enough, else the first free ones (a /30 has room for one guest)."""
+    net = iface.network
+    lo, hi = int(net.network_address), int(net.broadcast_address)
+    taken = {int(iface.ip), avoid}
+    picks = [a for a in range(lo + 10, min(hi, lo + 13) + 1) if a not in taken]
+    if len(picks) < 2:
+        picks = [a for a in range(lo + 1, min(hi, lo + 16) + 1) if a not in taken] or [hi]
+    return picks[0], picks[1] if len(picks) > 1 else picks[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +183,8 @@ def spec_rows(net: SpecNetwork, all_subnets: list) -> Iterable[_Row]:
         outside = _outside(family, all_subnets)
         for text in subnets:
             iface = ipaddress.ip_interface(text)
-            gw, subnet = int(iface.ip), iface.network
-            guest = int(subnet.network_address) + 10
-            guest2 = guest + 1
+            gw = int(iface.ip)
+            guest, guest2 = _guests(iface)
             yield from _rows(net, family, gw, guest, guest2, outside, uplink, text)
     yield from _policy_rows(net, all_subnets, uplink)
 
@@ -279,14 +305,6 @@ _HOST = {
 _UNLISTED = (9, 9090, 31337, 4444)
 
 
-def _free(family: Family, candidates: Iterable[str], subnets: list) -> int:
-    for candidate in candidates:
-        addr = ipaddress.ip_address(candidate)
-        if not any(addr in s for s in subnets):
-            return int(addr)
-    raise ValueError("no free address left")
-
-
 def dnatted(addr: int, ports: tuple[int, int] | None, hook: Hook, then_masquerade: bool) -> Expect:
     """Accepted, DNATed at `hook` to `addr`(:ports), and (for hairpins) masqueraded after."""
 
@@ -355,8 +373,7 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
             dnatted(target, to_ports, Hook.PREROUTING, False),
         )
         home = next(s for s in subnets[fam] if ipaddress.ip_address(f.target) in s.network)
-        client = int(home.network.network_address) + 10
-        client = client + 1 if client == target else client
+        client = _guests(home, avoid=target)[0]
         p = pkt(fwd, fam, br, br, client, host, f.proto, port, local=True)
         want = "accept, dnat, masquerade"
         if f.in_dev is None:  # `via DEV` forwards only what arrives on DEV, not guests' traffic
@@ -390,7 +407,7 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
                 continue
             tag = f"{fam.value} services"
             gw = int(ifaces[0].ip)
-            guest = int(ifaces[0].network.network_address) + 10
+            guest = _guests(ifaces[0])[0]
             listed = [s for s in net.services if fam.value in s.families]
             for svc in listed:
                 p = pkt(inp, fam, br, None, guest, gw, svc.proto, svc.ports[0])
@@ -419,7 +436,7 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
         dport = rule.ports[0] if rule.ports else 443
         first = next(r for r in net.filters if _filter_matches(r, fam, dst, proto, dport))
         for iface in subnets[fam]:
-            guest = int(iface.network.network_address) + 10
+            guest = _guests(iface)[0]
             p = pkt(fwd, fam, br, uplink, guest, dst, proto, dport)
             tag = f"{fam.value} filter {i + 1} ({'allow' if rule.allow else 'deny'} {rule.destination})"
             if first.allow:
