@@ -38,6 +38,7 @@ class SpecNetwork:
     nat_ports: tuple[int, int] | None = (1024, 65535)
     ipv6_masquerade: bool = False
     dhcp: bool = True
+    dhcp6: bool | None = None  # DHCPv6 served (None: as `dhcp`); a v4-only range serves no v6
     dns: bool = True
     tftp: bool = False
     stateful_inbound: bool = False
@@ -266,18 +267,19 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
             accepted_no_nat,
         )
     # guest -> host services
-    if net.dhcp:
-        if v4:
-            bcast = int(ipaddress.IPv4Address("255.255.255.255"))
-            p = pkt(inp, br, None, 0, bcast, 17, 68, 67)
-            yield _Row(f"{tag}: guest -> host DHCP", p, "accept", accepted)
-            reply = pkt(out, None, br, gw, bcast, 17, 67, 68)
-            yield _Row(f"{tag}: host -> guest DHCP reply", reply, "accept, no NAT", accepted_no_nat)
-        else:
-            ll = int(ipaddress.IPv6Address("fe80::10"))
-            mc = int(ipaddress.IPv6Address("ff02::1:2"))
-            p = pkt(inp, br, None, ll, mc, 17, 546, 547)
-            yield _Row(f"{tag}: guest -> host DHCPv6", p, "accept", accepted)
+    if net.dhcp and v4:
+        bcast = int(ipaddress.IPv4Address("255.255.255.255"))
+        p = pkt(inp, br, None, 0, bcast, 17, 68, 67)
+        yield _Row(f"{tag}: guest -> host DHCP", p, "accept", accepted)
+        reply = pkt(out, None, br, gw, bcast, 17, 67, 68)
+        yield _Row(f"{tag}: host -> guest DHCP reply", reply, "accept, no NAT", accepted_no_nat)
+    if (net.dhcp if net.dhcp6 is None else net.dhcp6) and not v4:
+        ll = int(ipaddress.IPv6Address("fe80::10"))
+        mc = int(ipaddress.IPv6Address("ff02::1:2"))
+        p = pkt(inp, br, None, ll, mc, 17, 546, 547)
+        yield _Row(f"{tag}: guest -> host DHCPv6", p, "accept", accepted)
+    if not v4:
+        yield from _nd_rows(pkt, tag, br, gw, guest)
     if net.dns:
         for proto, name in ((17, "udp"), (6, "tcp")):
             p = pkt(inp, br, None, guest, gw, proto, 40000, 53)
@@ -294,6 +296,30 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
             bcast = int(ipaddress.IPv4Address("255.255.255.255"))
             p = pkt(fwd, br, uplink, guest, bcast, 17, 68, 67)
             yield _Row(f"{tag}: guest -> 255.255.255.255 not masqueraded", p, "no NAT", no_nat)
+
+
+def _nd_rows(pkt, tag: str, br: str, gw: int, guest: int) -> Iterable[_Row]:
+    """IPv6 dies without ICMPv6: a host that rejects neighbour discovery from guests (an input
+    chain ending in `iifname virbr0 reject`, as `services { }` produces) makes even the allowed
+    services time out (../shared/reference/parity.md §3, pitfall 4). IPv4 has ARP below IP.
+    The model has no ICMPv6 types, so the rows differ by address: solicited-node and all-routers
+    multicast from a link-local source, unicast to the gateway, and the host's own solicitations.
+    """
+    ll = int(ipaddress.IPv6Address("fe80::10"))
+    solicited = int(ipaddress.IPv6Address("ff02::1:ff00:0"))
+    inp, out = Path.INPUT, Path.OUTPUT
+    rows = (
+        ("neighbour solicitation", ll, solicited | (gw & 0xFFFFFF)),
+        ("router solicitation", ll, int(ipaddress.IPv6Address("ff02::2"))),
+        ("unicast ICMPv6 (neighbour unreachability detection)", guest, gw),
+    )
+    for name, src, dst in rows:
+        p = pkt(inp, br, None, src, dst, 58)
+        yield _Row(f"{tag}: guest -> host {name}", p, "accept", accepted)
+    p = pkt(
+        out, None, br, int(ipaddress.IPv6Address("fe80::1")), solicited | (guest & 0xFFFFFF), 58
+    )
+    yield _Row(f"{tag}: host -> guest neighbour solicitation", p, "accept, no NAT", accepted_no_nat)
 
 
 # -- beyond libvirt (issue 8): port forwards, services, filters ------------------------------
