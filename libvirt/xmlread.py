@@ -1,6 +1,6 @@
 """Element tree of a libvirt network XML → `LvNetwork`, following libvirt's own reading rules.
 
-What is honoured is what changes libvirt's firewall (see /work/shared/reference/libvirt-firewall.md
+What is honoured is what changes libvirt's firewall (see the libvirt reference notes, shared/reference/libvirt-firewall.md
 §1-2): the forward mode and `dev`, `<nat>` address/port/ipv6, every `<ip>` of both families with
 its DHCP ranges and hosts, TFTP and BOOTP, `<dns enable>`, `<network ipv6>`, the bridge name and
 `<port isolated='yes'/>` (guests may not reach each other: netc's `isolate guests`).

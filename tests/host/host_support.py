@@ -150,7 +150,9 @@ FOREIGN_NFT = """table inet foreign {
 """
 
 
-CORPUS = os.environ.get("NETC_LIBVIRT_CORPUS", "/work/shared/libvirt-corpus")
+CORPUS = os.environ.get(
+    "NETC_LIBVIRT_CORPUS", os.path.join(os.path.dirname(__file__), "..", "libvirt", "corpus")
+)
 
 
 def corpus_commands(name: str) -> list[list[str]]:
