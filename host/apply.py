@@ -2,8 +2,8 @@
 
 Everything that can be checked is checked before anything changes (the files compile, the
 backend's binaries exist, no bridge name is taken by another kind of link). Then the rules load
-in one step per backend, which the kernel takes whole or not at all; then the links and sysctls
-change. If a later step fails, the earlier ones are undone, so a failed apply leaves the host as
+in one step per backend, which the kernel takes whole or not at all; then the links change (and,
+for `isolate guests`, the bridge ports' `isolated` flag, see port_isolation.py) and the sysctls. If a later step fails, the earlier ones are undone, so a failed apply leaves the host as
 it was. Applying adds to what is already applied: the state keeps every applied file's text, and
 a file applied again replaces its earlier version (networks it no longer declares go down).
 """
@@ -11,14 +11,16 @@ a file applied again replaces its earlier version (networks it no longer declare
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from netc.diagnostics import Diagnostic, NetcError
+from netc.ir.model import Network
 
-from . import forwarding, links
+from . import forwarding, links, port_isolation
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
-from .state import NetworkState, State, save_state
+from .state import FlaggedPort, NetworkState, State, save_state
 
 
 def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Report:
@@ -66,6 +68,7 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
 
     # Links: undo this run's link changes and rules if anything fails here.
     owned: list[NetworkState] = []
+    flagged_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []  # (bridge, ports) this run
     try:
         for net in networks:
             prior = old.network(net.name) if old else None
@@ -76,7 +79,11 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
             state = links.bring_up(where.netns, net, file, before.get(net.bridge), prior)
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
+            owned[-1], newly = _isolation(where.netns, net, state, prior, report)
+            flagged_now.append((net.bridge, newly))
     except BaseException as err:
+        for bridge, ports in flagged_now:
+            port_isolation.restore_ports(where.netns, bridge, ports)
         _undo(where, old, owned, chosen, unchanged, created_objects)
         if _is_netlink_error(err):
             raise NetcError(
@@ -109,6 +116,37 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
         State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
     return report
+
+
+def _isolation(
+    netns: str | None,
+    net: Network,
+    state: NetworkState,
+    prior: NetworkState | None,
+    report: Report,
+) -> tuple[NetworkState, tuple[FlaggedPort, ...]]:
+    """Set the `isolated` flag on the bridge's current ports for `isolate guests`, or clear the
+    flags an earlier apply set when the network no longer isolates; returns the new state and
+    the ports flagged by this call (undone if a later network fails)."""
+    before = port_isolation.still_flagged(netns, net.bridge, prior.flagged) if prior else ()
+    if not net.isolate_guests:
+        cleared = port_isolation.restore_ports(netns, net.bridge, before)
+        if cleared:
+            report.say(f"network {net.name}: isolated flag cleared on {', '.join(cleared)}")
+        return state, ()
+    newly = port_isolation.isolate_ports(netns, net.bridge)
+    if newly:
+        names = ", ".join(port.name for port in newly)
+        report.say(f"network {net.name}: isolated flag set on the ports of {net.bridge}: {names}")
+    elif not port_isolation.ports_isolated(netns, net.bridge):
+        report.say(f"network {net.name}: {net.bridge} has no ports yet; {LATE_PORTS}")
+    return replace(state, isolate=True, flagged=before + newly), newly
+
+
+LATE_PORTS = (
+    "ports attached later (guests started by libvirt/qemu) need the isolated flag too: "
+    "re-run `netc apply`, or in libvirt put `<port isolated='yes'/>` in the network XML"
+)
 
 
 def _is_netlink_error(err: BaseException) -> bool:

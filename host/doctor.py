@@ -101,6 +101,27 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
             )
     if state is not None:
         findings += _applied_checks(host, state, networks)
+    findings += _isolation_checks(where.netns, networks)
+    return findings
+
+
+def _isolation_checks(netns: str | None, networks: Sequence[Network]) -> list[Finding]:
+    """`isolate guests` holds only while every port of the bridge has the `isolated` flag."""
+    from .port_isolation import unisolated_ports
+
+    findings = []
+    for net in networks:
+        loose = unisolated_ports(netns, net.bridge) if net.isolate_guests else []
+        if loose:
+            findings.append(
+                Finding(
+                    f"network {net.name} isolates guests, but port(s) {', '.join(loose)} of "
+                    f"{net.bridge} lack the isolated flag: their guests reach the other guests "
+                    "(the IP rules stop that only while br_netfilter is on)",
+                    "`netc apply` flags them; in libvirt put `<port isolated='yes'/>` in the "
+                    "network XML (or the guest interface's XML) so new ports get it at once",
+                )
+            )
     return findings
 
 

@@ -121,7 +121,14 @@ def bring_up(
 
 
 def take_down(netns: str | None, owned: NetworkState) -> None:
-    """Undo what `bring_up` did: delete a bridge netc created, else only netc's addresses."""
+    """Undo what `bring_up` did: delete a bridge netc created, else only netc's addresses.
+
+    The ports' `isolated` flags netc set go back first, also on a bridge netc deletes (its
+    ports then leave the bridge anyway, but nothing should depend on that order).
+    """
+    from .port_isolation import restore_ports
+
+    restore_ports(netns, owned.bridge, owned.flagged)
     with _ipr(netns) as ipr:
         index = _index(ipr, owned.bridge)
         if index is None:

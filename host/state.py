@@ -26,6 +26,17 @@ VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
+class FlaggedPort:
+    """A bridge port whose `isolated` flag netc turned on (it was off): `down` turns it off.
+
+    The ifindex tells the port apart from a later one with the same name (guests restart).
+    """
+
+    name: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkState:
     name: str
     bridge: str
@@ -33,6 +44,8 @@ class NetworkState:
     created: bool  # netc created the bridge (and deletes it on down)
     addresses: tuple[str, ...]  # addresses netc added ("192.168.122.1/24")
     was_up: bool  # the link was already up before netc (down leaves it up)
+    isolate: bool = False  # `isolate guests`: every port of the bridge needs the isolated flag
+    flagged: tuple[FlaggedPort, ...] = ()  # ports whose isolated flag netc set
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +88,16 @@ def load_state(path: str) -> State | None:
     return State(
         backend=data["backend"],
         sources=dict(data["sources"]),
-        networks=tuple(
-            NetworkState(**{**n, "addresses": tuple(n["addresses"])}) for n in data["networks"]
-        ),
+        networks=tuple(_network(n) for n in data["networks"]),
         sysctls=dict(data.get("sysctls", {})),
         created_objects=tuple(data.get("created_objects", ())),
         live=data.get("live", ""),
     )
+
+
+def _network(data: dict) -> NetworkState:
+    flagged = tuple(FlaggedPort(**port) for port in data.get("flagged", ()))
+    return NetworkState(**{**data, "addresses": tuple(data["addresses"]), "flagged": flagged})
 
 
 def save_state(path: str, state: State | None) -> None:

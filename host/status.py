@@ -2,7 +2,9 @@
 
 Drift has two sides, and both are reported: the live rules are not what netc loaded (someone
 ran `nft flush ruleset`, restarted a firewall service, deleted a chain), or the files on disk no
-longer say what was applied (edited since). Either way `netc apply` repairs it.
+longer say what was applied (edited since). A network with `isolate guests` also drifts when a
+port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
+Either way `netc apply` repairs it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import links
+from .port_isolation import unisolated_ports
 from .backends import available, make_backend
 from .lifecycle import Report, Where, read_files
 
@@ -62,6 +65,11 @@ def status(files: Sequence[str], where: Where) -> Status:
         extra = f", missing {', '.join(missing)}" if missing else ""
         drift = drift or not info.up or bool(missing)
         report.say(f"network {owned.name}: bridge {owned.bridge} {state}{extra}")
+        if owned.isolate:
+            loose = unisolated_ports(where.netns, owned.bridge)
+            if loose:
+                drift = True
+                report.say(f"drift: {isolation_drift(owned.name, owned.bridge, loose)}")
     current = read_files(files) if files else _current(old.sources)
     for path in sorted(set(current) | (set(old.sources) if not files else set())):
         if path not in old.sources:
@@ -76,6 +84,16 @@ def status(files: Sequence[str], where: Where) -> Status:
     if not drift:
         report.say("in sync: live rules and links match the applied files")
     return Status(report, drift)
+
+
+def isolation_drift(network: str, bridge: str, ports: Sequence[str]) -> str:
+    """Why unflagged ports matter and the two fixes (shared with `netc doctor`)."""
+    return (
+        f"network {network} isolates guests, but port(s) {', '.join(ports)} of {bridge} lack the "
+        "isolated flag (attached after `netc apply`, e.g. a guest libvirt/qemu started), so "
+        "their guests reach the others; run `netc apply` again to flag them, and in libvirt "
+        "put `<port isolated='yes'/>` in the network XML so new ports get the flag at once"
+    )
 
 
 def _current(sources: dict[str, str]) -> dict[str, str | None]:

@@ -80,7 +80,10 @@ class LvIp:
 
 @dataclass(frozen=True, slots=True)
 class LvNetwork:
-    """One libvirt `<network>`; `forward is None` means no `<forward>` element (isolated)."""
+    """One libvirt `<network>`; `forward is None` means no `<forward>` element (isolated).
+
+    `isolate_guests` is `<port isolated='yes'/>` (a child of `<network>`), kept with its span.
+    """
 
     name: str
     name_span: Span
@@ -92,3 +95,5 @@ class LvNetwork:
     dns_span: Span | None
     ipv6: bool
     span: Span
+    isolate_guests: bool = False
+    port_span: Span | None = None

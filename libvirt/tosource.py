@@ -84,6 +84,8 @@ def _network(out: _Writer, net: LvNetwork) -> None:
         out.line(1, "dns off", net.dns_span or net.span)
     if net.ipv6:
         out.line(1, "ipv6 on", net.span)
+    if net.isolate_guests:
+        out.line(1, "isolate guests  # <port isolated='yes'/>", net.port_span or net.span)
     out.line(0, "}", net.span)
 
 

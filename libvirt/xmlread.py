@@ -1,8 +1,9 @@
 """Element tree of a libvirt network XML → `LvNetwork`, following libvirt's own reading rules.
 
-What is honoured is what changes libvirt's firewall (see /work/shared/reference/libvirt-firewall.md
+What is honoured is what changes libvirt's firewall (see the libvirt reference notes, shared/reference/libvirt-firewall.md
 §1-2): the forward mode and `dev`, `<nat>` address/port/ipv6, every `<ip>` of both families with
-its DHCP ranges and hosts, TFTP and BOOTP, `<dns enable>`, `<network ipv6>` and the bridge name.
+its DHCP ranges and hosts, TFTP and BOOTP, `<dns enable>`, `<network ipv6>`, the bridge name and
+`<port isolated='yes'/>` (guests may not reach each other: netc's `isolate guests`).
 Everything else is reported once per element kind as a note and otherwise ignored. libvirt's own
 defaults are applied where it applies them (no `mode` = nat; an IPv4 `<ip>` without prefix or
 netmask gets its classful prefix; an IPv6 one /64).
@@ -40,7 +41,6 @@ IGNORED = {
     "portgroup": "groups guest port settings",
     "virtualport": "configures Open vSwitch / 802.1Qbh ports",
     "vlan": "tags guest ports",
-    "port": "configures bridge port isolation",
     "dnsmasq:options": "passes options to dnsmasq",
 }
 DNS_CHILDREN = ("host", "forwarder", "srv", "txt")
@@ -125,6 +125,7 @@ class Reader:
         bridge_el = self.single(root, "bridge")
         forward_el = self.single(root, "forward")
         dns_el = self.single(root, "dns")
+        port_el = self.single(root, "port")
         if name_el is None:
             self.fail(root, "<network> has no <name>")
         name = name_el.text.strip()
@@ -156,7 +157,7 @@ class Reader:
                         "it does not affect the firewall, ignored",
                     )
         for child in root.children:
-            if child.tag in ("name", "bridge", "forward", "ip", "dns"):
+            if child.tag in ("name", "bridge", "forward", "ip", "dns", "port"):
                 continue
             if child.tag in IGNORED:
                 self.ignore(child, IGNORED[child.tag])
@@ -166,6 +167,9 @@ class Reader:
                     child,
                     f"<{shown(child.tag)}> is not an element netc knows in libvirt network XML; ignored",
                 )
+        isolate = port_el is not None and bool(
+            self.attempt(lambda: self.isolated(port_el, forward))
+        )
         if self.problems:
             raise _Invalid
         return LvNetwork(
@@ -179,7 +183,24 @@ class Reader:
             dns_el.span if dns_el is not None else None,
             ipv6,
             root.span,
+            isolate,
+            port_el.span if port_el is not None else None,
         )
+
+    def isolated(self, element: Element, forward: LvForward | None) -> bool:
+        """`<port isolated='yes'/>`: libvirt sets the `isolated` flag on every guest's bridge port
+        (guests reach the host and the outside, not each other): netc's `isolate guests`."""
+        isolated = self.yes_no(element, "isolated", False)
+        if isolated and forward is not None and forward.mode is Mode.OPEN:
+            self.note(
+                "port open",
+                element,
+                "<port isolated='yes'/> on a forward mode 'open' network: netc's "
+                "'isolate guests' needs firewall rules, which 'open' does not get; not imported "
+                "(libvirt still sets the ports' isolated flag itself)",
+            )
+            return False
+        return isolated
 
     def netc_name(self, name: str, element: Element) -> str:
         """libvirt allows almost any network name; netc names become chain names, so a name

@@ -61,8 +61,28 @@ def snapshot(ns: str) -> str:
         "## addresses\n" + nsrun(ns, "ip", "addr"),
         "## forwarding\n"
         + nsrun(ns, "sysctl", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"),
+        "## bridge ports\n" + bridge_ports(ns),
     ]
     return "\n".join(parts)
+
+
+def bridge_ports(ns: str) -> str:
+    """One line per bridge port with its `isolated` flag (`ip link` does not show it)."""
+    from pyroute2 import IPRoute
+
+    lines = []
+    with IPRoute(netns=ns) as ipr:
+        links = ipr.get_links()
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
+        for link in links:
+            master = link.get_attr("IFLA_MASTER")
+            if master is None:
+                continue
+            data = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA")
+            flag = data.get_attr("IFLA_BRPORT_ISOLATED") if data is not None else None
+            state = "on" if flag else "off"
+            lines.append(f"{link.get_attr('IFLA_IFNAME')} master {names[master]} isolated {state}")
+    return "".join(f"{line}\n" for line in sorted(lines))
 
 
 def _strip(text: str) -> str:
@@ -130,7 +150,9 @@ FOREIGN_NFT = """table inet foreign {
 """
 
 
-CORPUS = os.environ.get("NETC_LIBVIRT_CORPUS", "/work/shared/libvirt-corpus")
+CORPUS = os.environ.get(
+    "NETC_LIBVIRT_CORPUS", os.path.join(os.path.dirname(__file__), "..", "libvirt", "corpus")
+)
 
 
 def corpus_commands(name: str) -> list[list[str]]:

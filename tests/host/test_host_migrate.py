@@ -1,7 +1,7 @@
 """`netc migrate` both ways on a namespace that carries libvirt's iptables rules.
 
 libvirt's rules are built by running the exact commands of libvirt's own test corpus
-(/work/shared/libvirt-corpus: the global LIBVIRT_* chains, then the default network's rules).
+(tests/libvirt/corpus, vendored from libvirt: the global LIBVIRT_* chains, then the default network's rules).
 """
 
 from __future__ import annotations

@@ -166,6 +166,36 @@ def test_nat_single_address_and_ipv6_nat() -> None:
     assert "address 198.51.100.7 - 198.51.100.7" in text and "ipv6 nat" in text
 
 
+@pytest.mark.parametrize("forward", ["<forward/>", "<forward mode='route'/>", ""])
+def test_port_isolated_yes_is_isolate_guests(forward: str) -> None:
+    """libvirt's network-level `<port isolated='yes'/>` (nat, route, no forward = isolated)."""
+    xml = _wrap("  <port isolated='yes'/>\n  <ip address='192.168.5.1' prefix='24'/>", forward)
+    imported = import_sources([("t.xml", xml)])
+    assert "    isolate guests  # <port isolated='yes'/>\n}" in imported.text
+    assert imported.notes == ()
+    net = compile_sources([("t.net", imported.text)]).program.networks[0]
+    assert net.isolate_guests
+    assert compile_sources([("t.xml", xml)]).program.networks[0].isolate_guests
+
+
+def test_port_isolated_no_or_absent_is_not_isolation() -> None:
+    assert "isolate" not in _net(_wrap("  <port isolated='no'/>"))
+    assert "isolate" not in _net(_wrap("  <port/>"))
+    assert "isolate" not in _net(_wrap(""))
+
+
+def test_port_isolated_on_an_open_network_is_a_note_not_an_error() -> None:
+    imported = import_sources(
+        [("t.xml", _wrap("  <port isolated='yes'/>", "<forward mode='open'/>"))]
+    )
+    assert "isolate" not in imported.text
+    assert [n.message for n in imported.notes] == [
+        "<port isolated='yes'/> on a forward mode 'open' network: netc's 'isolate guests' needs "
+        "firewall rules, which 'open' does not get; not imported (libvirt still sets the ports' "
+        "isolated flag itself)"
+    ]
+
+
 def test_names_that_need_quotes_are_quoted() -> None:
     text = _net(_wrap("").replace("<name>t</name>", "<name>dns</name>"))
     assert 'network "dns" {' in text
@@ -230,6 +260,7 @@ def test_modes_libvirt_does_not_firewall_are_refused_clearly(tmp_path, capsys, m
         ("", "<forward><nat><address start='2001:db8::1'/></nat></forward>", 4, "is not IPv4"),
         ("", "<forward dev='eth0'><interface dev='eth1'/></forward>", 4, "does not match"),
         ("", "<forward dev='this-name-is-too-long0'/>", 4, "Linux allows at most 15"),
+        ("  <port isolated='on'/>", "<forward/>", 5, "isolated='on' must be 'yes' or 'no'"),
     ],
 )
 def test_bad_values_are_located_in_the_xml(tmp_path, capsys, inner, forward, line, message):

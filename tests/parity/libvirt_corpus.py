@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-CORPUS = Path("/work/shared/libvirt-corpus")
+CORPUS = Path(__file__).resolve().parent.parent / "libvirt" / "corpus"  # vendored copy
 
 
 def commands(path: Path) -> list[list[str]]:
