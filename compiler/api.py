@@ -24,6 +24,7 @@ class Compiled:
     program: Program
     intents: tuple[Intent, ...]
     sources: dict[str, str]  # file name -> text, for rendering diagnostics
+    notes: tuple[Diagnostic, ...] = ()  # remarks that are not errors (ignored libvirt XML)
 
 
 def networks_from_text(text: str, filename: str) -> tuple[list[Network], list[Diagnostic]]:
@@ -55,8 +56,24 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _networks_from_any(
+    text: str, filename: str, notes: list[Diagnostic]
+) -> tuple[list[Network], list[Diagnostic]]:
+    """`.net` source, or libvirt network XML (netc.libvirt converts it to `.net` source)."""
+    from netc.libvirt import looks_like_xml, networks_from_xml
+
+    if not looks_like_xml(filename, text):
+        return networks_from_text(text, filename)
+    nets, problems, found = networks_from_xml(text, filename)
+    notes += found
+    return nets, problems
+
+
 def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
-    """Compile (filename, text) pairs into one program; raises NetcError with every problem."""
+    """Compile (filename, text) pairs into one program; raises NetcError with every problem.
+
+    A source may be libvirt network XML instead of `.net` text; it is detected and converted.
+    """
     with collector_paused():
         return _compile_sources(sources)
 
@@ -64,9 +81,10 @@ def compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
 def _compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
     networks: list[Network] = []
     problems: list[Diagnostic] = []
+    notes: list[Diagnostic] = []
     for filename, text in sources:
         try:
-            nets, found = networks_from_text(text, filename)
+            nets, found = _networks_from_any(text, filename, notes)
         except NetcError as err:
             problems += err.diagnostics
             continue
@@ -78,7 +96,7 @@ def _compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
         err.sources = dict(sources)  # type: ignore[attr-defined]  (for carets, stdin included)
         raise err
     program = Program(tuple(networks))
-    return Compiled(program, tuple(lower(program.networks)), dict(sources))
+    return Compiled(program, tuple(lower(program.networks)), dict(sources), tuple(notes))
 
 
 def compile_files(paths: Sequence[str]) -> Compiled:

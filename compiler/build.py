@@ -27,7 +27,7 @@ from netc.ir.model import (
 )
 from netc.ir.span import Span
 
-from . import names
+from . import build_policy, names
 from .parse import Token, Tree
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
@@ -226,7 +226,20 @@ class Builder:
                 Mode.ISOLATED, None, (), DEFAULT_NAT_PORTS, False, False, self.span(name_token)
             )
         self.check_forward_fits(forward, subnets, name)
-        return Network(name, bridge, forward, tuple(subnets), dns, ipv6_guests, self.span(node))
+        policy = self.policy(stmts, name, forward, subnets)
+        return Network(
+            name,
+            bridge,
+            forward,
+            tuple(subnets),
+            dns,
+            ipv6_guests,
+            self.span(node),
+            port_forwards=policy.port_forwards,
+            services=policy.services,
+            filters=policy.filters,
+            isolate_guests=policy.isolate_guests,
+        )
 
     def switch(self, stmt: Tree) -> bool:
         return str(stmt.children[0].children[0]) == "on"
@@ -504,6 +517,25 @@ class Builder:
                         f"libvirt serves {what} on one {_FAMILY[family]} subnet per network; "
                         f"the first is on line {serving[0].span.line}",
                     )
+
+    # -- beyond libvirt (issue 8): expose, services, allow/deny, isolate guests ----------------
+
+    def policy(
+        self, stmts: list[Tree], name: str, forward: Forward, subnets: list[Subnet]
+    ) -> build_policy.Policy:
+        """Read the policy statements once the subnets are known (a forward target needs them)."""
+        into = build_policy.empty_policy()
+        seen: dict[str, Tree] = {}
+        ok = True
+        for stmt in stmts:
+            if stmt.data in build_policy.STATEMENTS:
+                try:
+                    build_policy.build_policy(self, stmt, name, forward, subnets, seen, into)
+                except _Invalid:
+                    ok = False
+        if not ok:
+            raise _Invalid
+        return build_policy.policy_of(into)
 
 
 def hint_for_mode(word: str) -> str | None:

@@ -9,6 +9,10 @@ The intents come out in evaluation order (libvirt inserts rules at the head of i
 3. anything else forwarded from or to the bridge is rejected;
 4. the host's own services that guests use (DHCP, DNS, TFTP) are accepted on the bridge.
 
+The statements beyond libvirt (`lower_policy`) slot in around these: DNAT accepts before the
+guest ↔ guest rule (which `isolate guests` turns into a reject), filters before the allow-out,
+the `services` guard after the host accepts, and the port forwards' NAT at the end.
+
 `open` networks get no intents at all, as in libvirt.
 """
 
@@ -31,6 +35,8 @@ from netc.ir.intents import (
     Proto,
 )
 from netc.ir.model import Family, Mode, Network, Subnet
+
+from . import lower_policy as policy
 
 # Traffic to these never leaves the host, and rewriting DHCP replies' ports breaks strict clients.
 NAT_EXCLUSIONS = {
@@ -57,14 +63,21 @@ def lower(networks: Sequence[Network]) -> list[Intent]:
 
 def _network(net: Network) -> Iterator[Intent]:
     fams = families(net)
+    yield from policy.dnat_accepts(net)  # before guest isolation, so hairpins pass
     for fam in fams:
-        yield ForwardCross(fam, net.name, net.bridge, net.span)
+        if net.isolate_guests:
+            yield from policy.isolation(net, fam)
+        else:
+            yield ForwardCross(fam, net.name, net.bridge, net.span)
+    yield from policy.filters(net)  # before the mode's allow-out
     for subnet in net.subnets:
         yield from _subnet(net, subnet)
     for fam in fams:
         yield ForwardReject(fam, net.name, net.bridge, Direction.TO_GUESTS, net.span)
         yield ForwardReject(fam, net.name, net.bridge, Direction.FROM_GUESTS, net.span)
     yield from _host_services(net)
+    yield from policy.host_guard(net, fams, _host_services(net))
+    yield from policy.port_forwards(net)
 
 
 def _subnet(net: Network, subnet: Subnet) -> Iterator[Intent]:

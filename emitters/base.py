@@ -23,6 +23,19 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
+from netc.ir.intents import (  # beyond libvirt (issue 8)
+    Dnat,
+    ForwardAllowDnat,
+    ForwardCrossEstablished,
+    ForwardFilter,
+    ForwardIsolate,
+    HostAcceptEstablished,
+    HostAcceptIcmp,
+    HostAllow,
+    HostReject,
+    NatHairpin,
+    NatHook,
+)
 
 
 class Slot(enum.Enum):
@@ -34,6 +47,10 @@ class Slot(enum.Enum):
     HOST_IN = "host_in"  # input, in on the bridge
     HOST_OUT = "host_out"  # output, out on the bridge
     SOURCE_NAT = "source_nat"  # nat postrouting, from a guest subnet
+    # Beyond libvirt (issue 8).
+    DNAT_ACCEPT = "dnat_accept"  # forward, out on the bridge, before CROSS and TO_GUESTS
+    DNAT_PRE = "dnat_pre"  # nat prerouting: connections arriving at the host
+    DNAT_OUT = "dnat_out"  # nat output: connections the host opens
 
 
 def slot(intent: Intent) -> Slot:
@@ -54,6 +71,20 @@ def slot(intent: Intent) -> Slot:
             return Slot.HOST_OUT
         case NatExclude() | NatTranslate():
             return Slot.SOURCE_NAT
+        case ForwardAllowDnat():
+            return Slot.DNAT_ACCEPT
+        case ForwardCrossEstablished() | ForwardIsolate():
+            return Slot.CROSS
+        case ForwardFilter():
+            return Slot.FROM_GUESTS
+        case HostAcceptEstablished() | HostAcceptIcmp() | HostAllow() | HostReject():
+            return Slot.HOST_IN
+        case NatHairpin():
+            return Slot.SOURCE_NAT
+        case Dnat(hook=NatHook.PREROUTING):
+            return Slot.DNAT_PRE
+        case Dnat():
+            return Slot.DNAT_OUT
     raise TypeError(f"no slot for {intent!r}")
 
 

@@ -23,7 +23,21 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.model import AddressRange, Family
+from netc.ir.intents import (  # beyond libvirt (issue 8)
+    Dnat,
+    ForwardAllowDnat,
+    ForwardCrossEstablished,
+    ForwardFilter,
+    ForwardIsolate,
+    HostAcceptEstablished,
+    HostAcceptIcmp,
+    HostAllow,
+    HostReject,
+    NatHairpin,
+    NatHook,
+    Verdict,
+)
+from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
 from .base import Slot, slot
 
@@ -34,6 +48,8 @@ CHAINS = (
     ("filter", "NETC_FWX", "FORWARD"),
     ("filter", "NETC_FWI", "FORWARD"),
     ("filter", "NETC_FWO", "FORWARD"),
+    ("nat", "NETC_PRE", "PREROUTING"),  # port forwards: connections arriving at the host
+    ("nat", "NETC_LOC", "OUTPUT"),  # port forwards: connections the host opens (local)
     ("nat", "NETC_PRT", "POSTROUTING"),
 )
 _SLOT_CHAIN = {
@@ -43,6 +59,10 @@ _SLOT_CHAIN = {
     Slot.HOST_IN: "NETC_INP",
     Slot.HOST_OUT: "NETC_OUT",
     Slot.SOURCE_NAT: "NETC_PRT",
+    # NETC_FWX is the first forward chain: DNAT accepts must precede guest isolation's reject.
+    Slot.DNAT_ACCEPT: "NETC_FWX",
+    Slot.DNAT_PRE: "NETC_PRE",
+    Slot.DNAT_OUT: "NETC_LOC",
 }
 _REJECT = {Family.IPV4: "icmp-port-unreachable", Family.IPV6: "icmp6-port-unreachable"}
 
@@ -118,7 +138,7 @@ def _rule(intent: Intent) -> str:
                 return f"{head} -j MASQUERADE" + (f" --to-ports {ports}" if ports else "")
             target = _addresses(intent.to_addresses) + (f":{ports}" if ports else "")
             return f"{head} -j SNAT --to-source {target}"
-    raise TypeError(f"iptables cannot print {intent!r}")
+    return _policy_rule(intent)
 
 
 def _addresses(rng: AddressRange) -> str:
@@ -127,3 +147,82 @@ def _addresses(rng: AddressRange) -> str:
     if rng.first.version == 6:
         return f"[{rng.first}]-[{rng.last}]"
     return f"{rng.first}-{rng.last}"
+
+
+# -- beyond libvirt (issue 8) -----------------------------------------------------------------
+
+_LOOPBACK = {Family.IPV4: "127.0.0.0/8", Family.IPV6: "::1/128"}
+_ICMP = {Family.IPV4: "icmp", Family.IPV6: "ipv6-icmp"}
+_ESTABLISHED = "-m conntrack --ctstate RELATED,ESTABLISHED"
+
+
+def _host(addr: IPAddress) -> str:
+    return f"{addr}/{addr.max_prefixlen}"
+
+
+def _l4(proto: Proto | None, ports: PortRange | None, extra: str = "") -> str:
+    """`-p tcp [extra] -m tcp --dport A:B`, in iptables-save's order (extra matches first)."""
+    if proto is None:
+        return ""
+    out = f" -p {proto.value}{extra}"
+    if ports is not None:
+        span = str(ports.first) if ports.first == ports.last else f"{ports.first}:{ports.last}"
+        out += f" -m {proto.value} --dport {span}"
+    return out
+
+
+def _to(addr: IPAddress, ports: PortRange | None) -> str:
+    if ports is None:
+        return str(addr)
+    span = str(ports.first) if ports.first == ports.last else f"{ports.first}-{ports.last}"
+    return f"[{addr}]:{span}" if addr.version == 6 else f"{addr}:{span}"
+
+
+def _dst(prefix: IPNetwork) -> str:
+    return "" if prefix.prefixlen == 0 else f" -d {prefix}"  # iptables-save omits -d 0.0.0.0/0
+
+
+def _policy_rule(intent: Intent) -> str:
+    reject = f"-j REJECT --reject-with {_REJECT[intent.family]}"
+    match intent:
+        case Dnat():
+            if intent.host_address is not None:
+                where, local = f"-d {_host(intent.host_address)} ", ""
+            elif intent.hook is NatHook.OUTPUT:
+                # A 127.0.0.1 source cannot be routed to a guest, so loopback is left alone.
+                where, local = f"! -d {_LOOPBACK[intent.family]} ", " -m addrtype --dst-type LOCAL"
+            else:
+                where, local = "", " -m addrtype --dst-type LOCAL"
+            dev = f"-i {intent.in_dev} " if intent.in_dev else ""
+            l4 = _l4(intent.proto, intent.host_ports, local).lstrip()
+            target = _to(intent.target, intent.target_ports)
+            return f"{where}{dev}{l4} -j DNAT --to-destination {target}"
+        case ForwardAllowDnat():
+            l4 = _l4(intent.proto, intent.target_ports)
+            return (
+                f"-d {_host(intent.target)} -o {intent.bridge}{l4} "
+                "-m conntrack --ctstate DNAT -j ACCEPT"
+            )
+        case NatHairpin():
+            l4 = _l4(intent.proto, intent.target_ports)
+            return (
+                f"-s {intent.subnet} -d {_host(intent.target)} -o {intent.bridge}{l4} "
+                "-m conntrack --ctstate DNAT -j MASQUERADE"
+            )
+        case ForwardCrossEstablished():
+            return f"-i {intent.bridge} -o {intent.bridge} {_ESTABLISHED} -j ACCEPT"
+        case ForwardIsolate():
+            return f"-i {intent.bridge} -o {intent.bridge} {reject}"
+        case ForwardFilter():
+            l4 = _l4(intent.proto, intent.ports)
+            verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
+            return f"-s {intent.subnet}{_dst(intent.destination)} -i {intent.bridge}{l4} {verdict}"
+        case HostAcceptEstablished():
+            return f"-i {intent.bridge} {_ESTABLISHED} -j ACCEPT"
+        case HostAcceptIcmp():
+            return f"-i {intent.bridge} -p {_ICMP[intent.family]} -j ACCEPT"
+        case HostAllow():
+            return f"-i {intent.bridge}{_l4(intent.proto, intent.ports)} -j ACCEPT"
+        case HostReject():
+            return f"-i {intent.bridge} {reject}"
+    raise TypeError(f"iptables cannot print {intent!r}")

@@ -21,7 +21,20 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.model import AddressRange, Family, IPNetwork
+from netc.ir.intents import (  # beyond libvirt (issue 8)
+    Dnat,
+    ForwardAllowDnat,
+    ForwardCrossEstablished,
+    ForwardFilter,
+    ForwardIsolate,
+    HostAcceptEstablished,
+    HostAcceptIcmp,
+    HostAllow,
+    HostReject,
+    NatHairpin,
+    NatHook,
+)
+from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
 from .base import Slot, slot
 
@@ -29,6 +42,7 @@ TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
 # slot -> (base chain, dispatch key, per-network chain name prefix)
 _DISPATCH = {
+    Slot.DNAT_ACCEPT: ("forward", "oifname", "fwd_in_"),
     Slot.CROSS: ("forward", "oifname", "fwd_in_"),
     Slot.TO_GUESTS: ("forward", "oifname", "fwd_in_"),
     Slot.FROM_GUESTS: ("forward", "iifname", "fwd_out_"),
@@ -70,6 +84,9 @@ class _Chains:
             "output": {"oifname": []},
             "postrouting": {"ip saddr": [], "ip6 saddr": []},
         }
+        # nat base chains that jump to every network's DNAT chain (port forwards are matched by
+        # destination, so there is no key to dispatch on).
+        self.jumps: dict[str, list[str]] = {"prerouting": [], "nat_output": []}
 
     @property
     def empty(self) -> bool:
@@ -83,6 +100,9 @@ class _Chains:
 
     def add(self, intent: Intent) -> None:
         kind = slot(intent)
+        if kind in (Slot.DNAT_PRE, Slot.DNAT_OUT):
+            self.dnat(intent, kind)
+            return
         if kind is Slot.SOURCE_NAT:
             ip = _IP[intent.family]
             key = (intent.network, intent.subnet)
@@ -96,6 +116,30 @@ class _Chains:
         name = prefix + intent.network
         bridge = f'"{intent.bridge}"'
         self.chain(base, key, bridge, name).append(_rule(intent))
+
+    def dnat(self, intent: Dnat, kind: Slot) -> None:
+        base, name = {
+            Slot.DNAT_PRE: ("prerouting", f"dnat_{intent.network}"),
+            Slot.DNAT_OUT: ("nat_output", f"dnat_local_{intent.network}"),
+        }[kind]
+        if name not in self.regular:
+            self.regular[name] = []
+            self.jumps[base].append(name)
+        self.regular[name].append(_rule(intent))
+
+    def render_jumps(self) -> list[str]:
+        hooks = {
+            "prerouting": "type nat hook prerouting priority dstnat; policy accept;",
+            # `dstnat` names -100 only at prerouting; -100 is the same place at output.
+            "nat_output": "type nat hook output priority -100; policy accept;",
+        }
+        out: list[str] = []
+        for base, targets in self.jumps.items():
+            if targets:
+                out += [f"\tchain {base} {{", f"\t\t{hooks[base]}"]
+                out += [f"\t\tjump {target}" for target in targets]
+                out.append("\t}")
+        return out
 
     def render(self) -> list[str]:
         out: list[str] = []
@@ -114,6 +158,7 @@ class _Chains:
                 body = ", ".join(f"{element} : jump {target}" for element, target in elems)
                 out.append(f"\t\t{key} vmap {{ {body} }}")
             out.append("\t}")
+        out += self.render_jumps()
         for name, rules in self.regular.items():
             out.append(f"\tchain {name} {{")
             out += [f"\t\t{rule}" for rule in rules]
@@ -153,6 +198,77 @@ def _rule(intent: Intent) -> str:
             if intent.to_addresses is None:
                 return f"{head} masquerade" + (f" to {ports}" if ports else "")
             return f"{head} snat {ip} to {_addresses(intent.to_addresses, bool(ports))}{ports}"
+    return _policy_rule(intent)
+
+
+# -- beyond libvirt (issue 8) -----------------------------------------------------------------
+
+_LOOPBACK = {Family.IPV4: "127.0.0.0/8", Family.IPV6: "::1"}
+
+
+def _l4(proto: Proto | None, ports: PortRange | None) -> str:
+    if proto is None:
+        return ""
+    if ports is None:
+        return f" meta l4proto {proto.value}"
+    return f" {proto.value} dport {ports}"
+
+
+def _target(addr: IPAddress, ports: PortRange | None) -> str:
+    if ports is None:
+        return str(addr)
+    return f"[{addr}]:{ports}" if addr.version == 6 else f"{addr}:{ports}"
+
+
+def _daddr(ip: str, prefix: IPNetwork) -> str:
+    return "" if prefix.prefixlen == 0 else f" {ip} daddr {prefix}"
+
+
+def _policy_rule(intent: Intent) -> str:
+    ip = _IP[intent.family]
+    match intent:
+        case Dnat():
+            head = _dev("iifname", intent.in_dev).lstrip()
+            if intent.host_address is not None:
+                where = f"{ip} daddr {intent.host_address}"
+            elif intent.hook is NatHook.OUTPUT:
+                # A 127.0.0.1 source cannot be routed to a guest, so loopback is left alone.
+                where = f"{ip} daddr != {_LOOPBACK[intent.family]} fib daddr type local"
+            else:
+                where = f"{_family(intent)} fib daddr type local"
+            match = " ".join(p for p in (head, where) if p) + _l4(intent.proto, intent.host_ports)
+            return f"{match} dnat {ip} to {_target(intent.target, intent.target_ports)}"
+        case ForwardAllowDnat():
+            l4 = _l4(intent.proto, intent.target_ports)
+            return f"{ip} daddr {intent.target}{l4} ct status dnat accept"
+        case NatHairpin():
+            l4 = _l4(intent.proto, intent.target_ports)
+            dev = _dev("oifname", intent.bridge)
+            return f"{ip} daddr {intent.target}{dev}{l4} ct status dnat masquerade"
+        case ForwardCrossEstablished():
+            return (
+                f'{_family(intent)} iifname "{intent.bridge}" ct state established,related accept'
+            )
+        case ForwardIsolate():
+            return f'{_family(intent)} iifname "{intent.bridge}" reject'
+        case ForwardFilter():
+            match = f"{ip} saddr {intent.subnet}{_daddr(ip, intent.destination)}"
+            return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
+        case HostAcceptEstablished():
+            return f"{_family(intent)} ct state established,related accept"
+        case HostAcceptIcmp():
+            # The family is part of the match: in an inet table `meta l4proto icmp` alone would
+            # also accept IPv6 packets whose next header is 1 (ip6tables' `-p icmp` would not).
+            # Spelled so that `nft list` shows it: nft drops a `meta nfproto` written *before*
+            # `meta l4proto icmp`/`ipv6-icmp` from its listing (the bytecode keeps it), which
+            # would make a listing read as the family-less rule.
+            if intent.family is Family.IPV4:
+                return "ip protocol icmp accept"
+            return "meta l4proto ipv6-icmp meta nfproto ipv6 accept"
+        case HostAllow():
+            return f"{_family(intent)}{_l4(intent.proto, intent.ports)} accept"
+        case HostReject():
+            return f"{_family(intent)} reject"
     raise TypeError(f"nft cannot print {intent!r}")
 
 

@@ -25,9 +25,47 @@ from .model import (
     Program,
     Subnet,
 )
+from .intents import (  # beyond libvirt (issue 8)
+    Dnat,
+    ForwardAllowDnat,
+    ForwardCrossEstablished,
+    ForwardFilter,
+    ForwardIsolate,
+    HostAcceptEstablished,
+    HostAcceptIcmp,
+    HostAllow,
+    HostReject,
+    NatHairpin,
+    NatHook,
+    Verdict,
+)
+from .model import (  # beyond libvirt (issue 8)
+    FilterAction,
+    GuestFilter,
+    HostService,
+    HostServices,
+    PortForward,
+)
 from .span import Span
 
 __all__ = [
+    "Dnat",
+    "FilterAction",
+    "ForwardAllowDnat",
+    "ForwardCrossEstablished",
+    "ForwardFilter",
+    "ForwardIsolate",
+    "GuestFilter",
+    "HostAcceptEstablished",
+    "HostAcceptIcmp",
+    "HostAllow",
+    "HostReject",
+    "HostService",
+    "HostServices",
+    "NatHairpin",
+    "NatHook",
+    "PortForward",
+    "Verdict",
     "DEFAULT_NAT_PORTS",
     "AddressRange",
     "DhcpHost",

@@ -11,13 +11,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .model import AddressRange, Family, IPNetwork, PortRange
+# Proto lives in the model (port forwards and filters name it) and is re-exported from here.
+from .model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto  # noqa: F401
 from .span import Span
-
-
-class Proto(enum.Enum):
-    TCP = "tcp"
-    UDP = "udp"
 
 
 class Direction(enum.Enum):
@@ -128,6 +124,158 @@ class NatTranslate:
     span: Span
 
 
+class NatHook(enum.Enum):
+    """Where a destination NAT is decided."""
+
+    PREROUTING = "prerouting"  # connections arriving at the host (from outside or from guests)
+    OUTPUT = "output"  # connections the host itself opens
+
+
+class Verdict(enum.Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class Dnat:
+    """New connections to a host port are sent to `target` (port forward, `expose`).
+
+    `host_address` None means "addressed to any of the host's own addresses" (nft `fib daddr type
+    local`, iptables `addrtype --dst-type LOCAL`); at the OUTPUT hook loopback destinations are
+    left alone, since a 127.0.0.1 source cannot be routed to a guest. `target_ports` None keeps
+    the destination port (it already is the target's).
+    """
+
+    family: Family
+    network: str
+    hook: NatHook
+    proto: Proto
+    host_ports: PortRange
+    host_address: IPAddress | None
+    in_dev: str | None
+    target: IPAddress
+    target_ports: PortRange | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardAllowDnat:
+    """A connection that netc's DNAT sent to a guest port is accepted on its way to the bridge.
+
+    Matched by conntrack status (dnat), so only translated connections pass: the guest port is not
+    opened to anyone who routes to the subnet directly. Comes before the network's rejects and
+    before guest isolation, so hairpinned connections pass too.
+    """
+
+    family: Family
+    network: str
+    bridge: str
+    proto: Proto
+    target: IPAddress
+    target_ports: PortRange
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class NatHairpin:
+    """A guest's connection to a forwarded port of another guest (same bridge) is masqueraded.
+
+    Without it the target would answer the client directly on the bridge, with its own address,
+    and the client would drop a reply from an address it never spoke to.
+    """
+
+    family: Family
+    network: str
+    bridge: str
+    subnet: IPNetwork
+    proto: Proto
+    target: IPAddress
+    target_ports: PortRange
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardCrossEstablished:
+    """Replies on connections between guests that something allowed (hairpins) pass the bridge."""
+
+    family: Family
+    network: str
+    bridge: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardIsolate:
+    """Guests on one bridge may not talk to each other: in and out on the bridge is rejected.
+
+    In the IP hooks this only sees bridged traffic when br_netfilter is on; the bridge ports'
+    `isolated` flag (see `netc.host.port_isolation`) is what enforces it without br_netfilter.
+    """
+
+    family: Family
+    network: str
+    bridge: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardFilter:
+    """Guest traffic from `subnet` to `destination` is accepted or rejected before the defaults."""
+
+    family: Family
+    network: str
+    bridge: str
+    subnet: IPNetwork
+    destination: IPNetwork
+    proto: Proto | None
+    ports: PortRange | None
+    verdict: Verdict
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class HostAcceptEstablished:
+    """Replies to connections the host opened to guests come back in (before the host reject)."""
+
+    family: Family
+    network: str
+    bridge: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class HostAcceptIcmp:
+    """ICMP from guests to the host passes; for IPv6 this carries neighbour discovery."""
+
+    family: Family
+    network: str
+    bridge: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class HostAllow:
+    """A service listed in `services { }` is accepted from guests to the host."""
+
+    family: Family
+    network: str
+    bridge: str
+    proto: Proto
+    ports: PortRange
+    service: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class HostReject:
+    """Whatever else guests send to the host is rejected (only when `services` is given)."""
+
+    family: Family
+    network: str
+    bridge: str
+    span: Span
+
+
 Intent = (
     ForwardCross
     | ForwardAllowOut
@@ -136,4 +284,14 @@ Intent = (
     | HostAccept
     | NatExclude
     | NatTranslate
+    | Dnat
+    | ForwardAllowDnat
+    | NatHairpin
+    | ForwardCrossEstablished
+    | ForwardIsolate
+    | ForwardFilter
+    | HostAcceptEstablished
+    | HostAcceptIcmp
+    | HostAllow
+    | HostReject
 )

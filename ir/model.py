@@ -26,6 +26,11 @@ class Family(enum.Enum):
         return cls.IPV4 if value.version == 4 else cls.IPV6
 
 
+class Proto(enum.Enum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
 class Mode(enum.Enum):
     """libvirt's forward modes that get firewall rules (plus `open`, which gets none)."""
 
@@ -107,6 +112,73 @@ class Forward:
 
 
 @dataclass(frozen=True, slots=True)
+class PortForward:
+    """`expose`: connections to a host port are sent to a guest's port (DNAT).
+
+    `host_address` None means any of the host's own addresses; `in_dev` restricts where the
+    connection may come in (and, being about arrival, leaves out connections the host opens).
+    """
+
+    proto: Proto
+    host_ports: PortRange
+    target: IPAddress
+    target_ports: PortRange  # same length as host_ports
+    host_address: IPAddress | None
+    in_dev: str | None
+    span: Span
+
+    @property
+    def family(self) -> Family:
+        return Family.of(self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class HostService:
+    """One entry of `services { ... }`: a port (range) guests may reach on the host.
+
+    `families` is the families the service exists in (DHCP is IPv4, DHCPv6 is IPv6); `name` is
+    the service word the user wrote, or None for an explicit `tcp PORT`.
+    """
+
+    name: str | None
+    proto: Proto
+    ports: PortRange
+    families: tuple[Family, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class HostServices:
+    """The guest → host allow-list; whatever else guests send to the host is rejected."""
+
+    services: tuple[HostService, ...]
+    span: Span
+
+
+class FilterAction(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestFilter:
+    """`allow` / `deny` of guest traffic to a destination, before the forward mode's defaults.
+
+    `proto` None matches every protocol; `ports` None every port of `proto`.
+    """
+
+    action: FilterAction
+    destination: IPNetwork
+    proto: Proto | None
+    ports: PortRange | None
+    span: Span
+
+    @property
+    def family(self) -> Family:
+        return Family.of(self.destination)
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     name: str
     bridge: str
@@ -115,6 +187,11 @@ class Network:
     dns: bool
     ipv6_guests: bool  # libvirt's <network ipv6='yes'>: IPv6 between guests without a subnet
     span: Span
+    # Beyond libvirt (issue 8); defaults keep positional construction above working.
+    port_forwards: tuple[PortForward, ...] = ()
+    services: HostServices | None = None  # None: the host is not closed to guests (libvirt)
+    filters: tuple[GuestFilter, ...] = ()  # first match wins, in the order written
+    isolate_guests: bool = False
 
     def subnets_of(self, family: Family) -> tuple[Subnet, ...]:
         return tuple(s for s in self.subnets if s.family is family)

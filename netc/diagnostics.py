@@ -122,6 +122,11 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     return "\n".join(out) + "\n"
 
 
+def render_notes(notes: Sequence[Diagnostic]) -> str:
+    """Render remarks that are not errors (e.g. ignored libvirt XML elements) for stderr."""
+    return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in notes)
+
+
 def _one_line(text: str) -> str:
     """Messages quote user text through `shown`; this is the backstop for any that do not."""
     return "".join(c if c == " " or _visible(c) else shown(c) for c in text)

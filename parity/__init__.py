@@ -20,6 +20,7 @@ from .load import load_ruleset
 from .model import Family, ParityError, Path, Ruleset
 from .nft_parse import parse_nft
 from .report import format_result
+from .spec import SpecFailure, SpecNetwork, check_spec
 
 __all__ = [
     "Counterexample",
@@ -30,7 +31,10 @@ __all__ = [
     "ParityError",
     "Path",
     "Ruleset",
+    "SpecFailure",
+    "SpecNetwork",
     "VerifyResult",
+    "check_spec",
     "evaluate",
     "format_result",
     "load_ruleset",

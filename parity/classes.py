@@ -91,8 +91,18 @@ def _interval_classes(field: Field, atoms: list[Atom], top: int, extra=()) -> Fi
     return FieldClasses(field, tuple(s[0] for s in spans), spans)
 
 
-def _iface_classes(field: Field, atoms: list[Atom]) -> FieldClasses:
-    literals: set[str] = set()
+def _iface_classes(
+    field: Field, atoms: list[Atom], shared: frozenset[str], tag: str
+) -> FieldClasses:
+    """Classes of an interface field.
+
+    `shared` holds the literal names of *both* interface fields, so a name seen only as iif
+    (`iifname "eth0"`) is its own oif class too: the same-interface pair is then one exact class
+    pair, which the bridged-traffic model (`symbolic.initial_cubes`) relies on. `tag` makes the
+    made-up members of unnamed classes differ between iif and oif, so a representative packet of
+    such a class pair never has iif = oif by accident (it stands for different interfaces).
+    """
+    literals: set[str] = set(shared)
     prefixes: set[str] = set()
     for atom in atoms:
         assert isinstance(atom.test, Names)
@@ -104,21 +114,31 @@ def _iface_classes(field: Field, atoms: list[Atom]) -> FieldClasses:
     reps: list[str] = sorted(literals)
     labels: list[str] = list(reps)
     for prefix in sorted(prefixes):
-        rep = prefix + "~x"
+        rep = prefix + "~" + tag
         while rep in literals or any(
             q.startswith(prefix) and q != prefix and rep.startswith(q) for q in prefixes
         ):
-            rep += "x"
+            rep += tag
         reps.append(rep)
         labels.append(f"{prefix}* (unnamed)")
     everything = Names(tuple(sorted(literals)) + tuple(p + "*" for p in prefixes))
-    other = "other0"
+    other = f"other-{tag}"
     while everything.contains(other):
         other = "o" + other
     if not any(p == "" for p in prefixes):
         reps.append(other)
         labels.append("any other")
     return FieldClasses(field, tuple(reps), None, tuple(labels))
+
+
+def _literal_names(atoms: list[Atom]) -> set[str]:
+    return {
+        p
+        for atom in atoms
+        if isinstance(atom.test, Names)
+        for p in atom.test.patterns
+        if not p.endswith("*")
+    }
 
 
 def build_domain(rulesets: tuple[Ruleset, ...], path: Path, family: Family) -> Domain:
@@ -130,6 +150,7 @@ def build_domain(rulesets: tuple[Ruleset, ...], path: Path, family: Family) -> D
             by_field[atom.field].append(atom)
         # NAT targets land on constants too, so their values are exact class members.
     top = (1 << family.bits) - 1
+    shared = frozenset(_literal_names(by_field[Field.IIF]) | _literal_names(by_field[Field.OIF]))
     fields: list[FieldClasses] = []
     for f in Field:
         atoms = by_field[f]
@@ -137,13 +158,13 @@ def build_domain(rulesets: tuple[Ruleset, ...], path: Path, family: Family) -> D
             fc = (
                 FieldClasses(f, (None,), labels=("-",))
                 if path is Path.OUTPUT
-                else _iface_classes(f, atoms)
+                else _iface_classes(f, atoms, shared, "i")
             )
         elif f is Field.OIF:
             fc = (
                 FieldClasses(f, (None,), labels=("-",))
                 if path is Path.INPUT
-                else _iface_classes(f, atoms)
+                else _iface_classes(f, atoms, shared, "o")
             )
         elif f in (Field.SADDR, Field.DADDR):
             fc = _interval_classes(f, atoms, top)

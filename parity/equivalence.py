@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .classes import Domain, FieldClasses, build_domain
 from .declared import DeclaredDifference, declared_differences
 from .evaluate import Evaluation, Outcome, Packet, evaluate
-from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, ParityError, Path, Ruleset
+from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, Path, Ruleset
 from .symbolic import Cube, SymbolicEngine, cube_size, initial_cubes
 
 PATH_ORDER = (Path.FORWARD, Path.INPUT, Path.OUTPUT)
@@ -77,12 +77,27 @@ def class_key(fc: FieldClasses, i: int) -> tuple:
     return (rep is not False, str(rep))
 
 
+_NICE = {
+    (Field.SADDR, Family.IPV4): (0xC6336401, 0xCB007101),  # 198.51.100.1, 203.0.113.1
+    (Field.DADDR, Family.IPV4): (0xC6336401, 0xCB007101),
+    (Field.SADDR, Family.IPV6): (0x20010DB8FFFF << 80 | 1,),  # 2001:db8:ffff::1
+    (Field.DADDR, Family.IPV6): (0x20010DB8FFFF << 80 | 1,),
+    (Field.SPORT, None): (40000,),
+    (Field.DPORT, None): (443, 80),
+}
+
+
 def nice_value(fc: FieldClasses, i: int, family: Family) -> object:
+    """A readable member of class i: documentation addresses and common ports when inside."""
     rep = fc.reps[i]
     if fc.spans is None or rep is None:
         return rep
     lo, hi = fc.spans[i]
-    if fc.field in (Field.SADDR, Field.DADDR):
+    is_addr = fc.field in (Field.SADDR, Field.DADDR)
+    for value in _NICE.get((fc.field, family if is_addr else None), ()):
+        if lo <= value <= hi and (not is_addr or hi - lo > 0xFFFF):
+            return value
+    if is_addr:
         step = 10 if family is Family.IPV4 else 0x10
         return lo + step if hi - lo >= step else lo
     if fc.field in (Field.SPORT, Field.DPORT) and lo == 0 and hi > 0:
@@ -144,7 +159,15 @@ def packet_in(domain: Domain, choice: dict[Field, int]) -> Packet:
 
 
 def simplest_packet(domain: Domain, cube: Cube) -> Packet:
-    return packet_in(domain, {f: best_index(domain.fields[f], cube[f]) for f in Field})
+    choice = {}
+    for f in Field:
+        fc = domain.fields[f]
+        choice[f] = best_index(fc, cube[f])
+        if f in (Field.SADDR, Field.DADDR) and cube[f] == (1 << len(fc)) - 1:
+            # unconstrained address: show an outside host rather than the narrowest class
+            nice = _NICE[(f, domain.family)][0]
+            choice[f] = fc.index_of(nice)
+    return packet_in(domain, choice)
 
 
 def describe_cube(domain: Domain, cube: Cube) -> ClassDescription:
@@ -207,13 +230,13 @@ def verify(
         total += d_total
         regions += d_regions
         per_domain.append((f"{domain.path.value}/{domain.family.value}", d_total, d_regions))
-    diffs.sort(key=lambda t: t[0])
     examples = []
-    for _, domain, cube in diffs[:max_counterexamples]:
+    for domain, cube in _simplest_regions(diffs, max_counterexamples):
         pkt = simplest_packet(domain, cube)
         ea, eb = evaluate(a, pkt, br_netfilter), evaluate(b, pkt, br_netfilter)
         if ea.outcome == eb.outcome:
-            raise ParityError(f"internal error: symbolic and concrete evaluation disagree on {pkt}")
+            # a bug, not bad input: the CLI reports it as an internal error (exit 3), not exit 2
+            raise RuntimeError(f"symbolic and concrete evaluation disagree on {pkt}")
         examples.append(Counterexample(pkt, describe_cube(domain, cube), ea, eb, cube_size(cube)))
     return VerifyResult(
         equivalent=not diffs,
@@ -227,6 +250,57 @@ def verify(
         label_b=b.label or "B",
         per_domain=tuple(per_domain),
     )
+
+
+def _refine(domain: Domain, cube: Cube) -> list[Cube] | None:
+    """Split a differing region into one region per service (protocol group, dport class).
+
+    Merged cubes are coarse; a report wants one counterexample per distinct service that
+    differs (tcp/53 and tcp/68 are two findings, not one). Returns None when already atomic.
+    """
+    from .classes import port_proto_mask
+
+    protos = domain.fields[Field.L4PROTO]
+    groups = []
+    for pick in (6, 17):
+        if pick in protos.reps:
+            groups.append(1 << protos.reps.index(pick))
+    ports = port_proto_mask(domain)
+    rest_ports = ports & ~sum(groups)
+    groups += [rest_ports, ((1 << len(protos)) - 1) & ~ports]
+    parts = [g & cube[Field.L4PROTO] for g in groups if g & cube[Field.L4PROTO]]
+    if len(parts) > 1:
+        return [_with(cube, Field.L4PROTO, m) for m in parts]
+    dport = cube[Field.DPORT]
+    if dport.bit_count() > 1:
+        return [
+            _with(cube, Field.DPORT, 1 << i) for i in range(dport.bit_length()) if dport >> i & 1
+        ]
+    return None
+
+
+def _with(cube: Cube, f: Field, mask: int) -> Cube:
+    return cube[:f] + (mask,) + cube[f + 1 :]
+
+
+def _simplest_regions(diffs, limit: int):
+    """The `limit` simplest per-service regions, best-first (a cube's key bounds its parts')."""
+    import heapq
+
+    heap = [(key, n, domain, cube) for n, (key, domain, cube) in enumerate(diffs)]
+    heapq.heapify(heap)
+    counter = len(heap)
+    out = []
+    while heap and len(out) < limit:
+        _, _, domain, cube = heapq.heappop(heap)
+        parts = _refine(domain, cube)
+        if parts is None:
+            out.append((domain, cube))
+            continue
+        for part in parts:
+            counter += 1
+            heapq.heappush(heap, (cube_key(domain, part), counter, domain, part))
+    return out
 
 
 def product_cubes(domain: Domain, br_netfilter: bool):

@@ -247,13 +247,37 @@ class Evaluation:
     trace: tuple[tuple[Loc, str], ...]  # deciding rules, for the report
 
 
+def dnatted(nats: tuple[NatApplied, ...] | list[NatApplied]) -> bool:
+    """Whether prerouting bound a DNAT (or redirect): the packet was addressed to the host."""
+    return any(n.hook is Hook.PREROUTING and n.nat.kind in ("dnat", "redirect") for n in nats)
+
+
+def bridge_candidate(pkt: Packet, br_netfilter: bool) -> bool:
+    """Forward traffic in and out of one interface, not known to be addressed to the host.
+
+    Without br_netfilter the bridge forwards guest <-> guest frames below IP, so they never
+    cross the IP hooks. A packet for the host's own address is routed instead, and crosses them
+    even when it leaves by the bridge it came in on: a DNAT'd hairpin (guest -> host port ->
+    guest), see tests/ports/test_port_forward.py. The model has no MAC addresses; `daddr_local`,
+    a DNAT'd connection, or a DNAT in prerouting (see `evaluate`) is what says "for the host".
+    """
+    return (
+        not br_netfilter
+        and pkt.path is Path.FORWARD
+        and pkt.iif is not None
+        and pkt.iif == pkt.oif
+        and not pkt.daddr_local
+        and not pkt.ct_dnat
+    )
+
+
 def evaluate(ruleset: Ruleset, pkt: Packet, br_netfilter: bool = True) -> Evaluation:
     """Run `pkt` along its path; see the module docstring for the semantics."""
-    if not br_netfilter and pkt.path is Path.FORWARD and pkt.iif is not None and pkt.iif == pkt.oif:
-        return Evaluation(ACCEPT, ())  # bridged: never reaches the IP hooks
+    candidate = bridge_candidate(pkt, br_netfilter)
     nats: list[NatApplied] = []
     trace: list[tuple[Loc, str]] = []
     for hook in pkt.path.hooks:
+        bridged = candidate and hook is Hook.PREROUTING
         for stage in plan(ruleset, hook, pkt.family):
             if stage.nat and pkt.ct != "new":
                 continue
@@ -266,6 +290,8 @@ def evaluate(ruleset: Ruleset, pkt: Packet, br_netfilter: bool = True) -> Evalua
                     kind = chain.base.policy
                     if kind is Kind.DROP:
                         trace.append((chain.loc, f"policy drop of {table.name} {chain.name}"))
+                if kind in (Kind.DROP, Kind.REJECT) and bridged and not dnatted(nats):
+                    return Evaluation(ACCEPT, ())  # bridged: this hook never saw it
                 if kind is Kind.DROP:
                     return Evaluation(DROP, tuple(trace))
                 if kind is Kind.REJECT:
@@ -277,4 +303,6 @@ def evaluate(ruleset: Ruleset, pkt: Packet, br_netfilter: bool = True) -> Evalua
                     nats.append(NatApplied(hook, res.action.nat))
                     pkt = apply_nat(pkt, res.action.nat)
                     break  # first binding at this hook wins
+        if bridged and not dnatted(nats):
+            return Evaluation(ACCEPT, ())  # bridged: never reaches the IP hooks
     return Evaluation(Outcome("accept", None, tuple(nats)), tuple(trace))

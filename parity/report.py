@@ -45,6 +45,8 @@ def describe_field_mask(domain: Domain, f: Field, mask: int) -> str | None:
     idx = [i for i in range(len(fc)) if mask >> i & 1]
     if len(idx) == len(fc) and len(fc) > 1:
         return None if f not in (Field.SPORT, Field.DPORT) else "any"
+    if f in (Field.SPORT, Field.DPORT) and len(idx) == len(fc) - 1 and fc.reps[0] is None:
+        return None  # every port: say nothing
     if f in (Field.IIF, Field.OIF):
         return ", ".join(fc.labels[i] for i in idx)
     if f is Field.CT:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .evaluate import Evaluation, Packet, evaluate
-from .model import Family, Hook, Path, Ruleset
+from .model import Family, Hook, ParityError, Path, Ruleset
 from .report import format_evaluation, format_packet
 
 MODES = ("nat", "route", "open", "isolated")
@@ -38,13 +38,50 @@ class SpecNetwork:
     nat_ports: tuple[int, int] | None = (1024, 65535)
     ipv6_masquerade: bool = False
     dhcp: bool = True
+    dhcp6: bool | None = None  # DHCPv6 served (None: as `dhcp`); a v4-only range serves no v6
     dns: bool = True
     tftp: bool = False
     stateful_inbound: bool = False
+    # Beyond libvirt (issue 8); the defaults describe a network without these statements.
+    port_forwards: tuple["SpecForward", ...] = ()
+    services: tuple["SpecService", ...] | None = None  # None: the host is not closed to guests
+    filters: tuple["SpecFilter", ...] = ()  # first match wins, in order
+    isolate_guests: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecForward:
+    """`expose`: host port(s) -> target; `host_address` None means any local address."""
+
+    proto: int
+    host_ports: tuple[int, int]
+    target: str
+    target_ports: tuple[int, int]
+    host_address: str | None = None
+    in_dev: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpecService:
+    """One `services { }` entry: guests may reach these ports on the host, in these families."""
+
+    proto: int
+    ports: tuple[int, int]
+    families: tuple[str, ...] = ("ipv4", "ipv6")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFilter:
+    """`allow`/`deny` of guest traffic to `destination` (proto/ports None: any)."""
+
+    allow: bool
+    destination: str
+    proto: int | None = None
+    ports: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +135,38 @@ _OTHER = {Family.IPV4: "203.0.113.77", Family.IPV6: "2001:db8:fffe::1"}
 
 
 def _outside(family: Family, subnets: list[ipaddress._BaseNetwork]) -> int:
-    for candidate in (_OUTSIDE[family], _OTHER[family]):
+    return _free(family, (_OUTSIDE[family], _OTHER[family]), subnets)
+
+
+def _free(family: Family, candidates: Iterable[str], subnets: list) -> int:
+    """The first candidate no network's subnet holds; else any such address (networks may sit
+    on the documentation ranges themselves: an outside host must still exist)."""
+    for candidate in candidates:
         addr = ipaddress.ip_address(candidate)
         if not any(addr in s for s in subnets):
             return int(addr)
-    raise ValueError("no outside address left")
+    shift = 24 if family is Family.IPV4 else 112
+    base = 0 if family is Family.IPV4 else 0x2000
+    for block in range(1, 224 if family is Family.IPV4 else 0x2000):
+        value = (base + block) << shift | 1
+        addr = (
+            ipaddress.ip_address(value) if family is Family.IPV6 else ipaddress.IPv4Address(value)
+        )
+        if not any(addr in s for s in subnets if s.version == addr.version):
+            return value
+    raise ParityError(f"no {family.value} address is outside every network's subnets")
+
+
+def _guests(iface: ipaddress._BaseAddress, avoid: int | None = None) -> tuple[int, int]:
+    """Two guest addresses inside the subnet, neither the gateway (nor `avoid`): .10 and .11
+    when the subnet is big enough, else the first free ones (a /30 has room for one guest)."""
+    net = iface.network
+    lo, hi = int(net.network_address), int(net.broadcast_address)
+    taken = {int(iface.ip), avoid}
+    picks = [a for a in range(lo + 10, min(hi, lo + 13) + 1) if a not in taken]
+    if len(picks) < 2:
+        picks = [a for a in range(lo + 1, min(hi, lo + 16) + 1) if a not in taken] or [hi]
+    return picks[0], picks[1] if len(picks) > 1 else picks[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +175,7 @@ class _Row:
     packet: Packet
     expected: str
     expect: Expect
+    br_netfilter_only: bool = False  # bridged traffic: the IP hooks decide only with br_netfilter
 
 
 def spec_rows(net: SpecNetwork, all_subnets: list) -> Iterable[_Row]:
@@ -119,10 +184,10 @@ def spec_rows(net: SpecNetwork, all_subnets: list) -> Iterable[_Row]:
         outside = _outside(family, all_subnets)
         for text in subnets:
             iface = ipaddress.ip_interface(text)
-            gw, subnet = int(iface.ip), iface.network
-            guest = int(subnet.network_address) + 10
-            guest2 = guest + 1
+            gw = int(iface.ip)
+            guest, guest2 = _guests(iface)
             yield from _rows(net, family, gw, guest, guest2, outside, uplink, text)
+    yield from _policy_rows(net, all_subnets, uplink)
 
 
 def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_Row]:
@@ -186,25 +251,35 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
         accepted,
     )
     # guest <-> guest on the same bridge
-    yield _Row(
-        f"{tag}: guest -> guest on {br}",
-        pkt(fwd, br, br, guest, guest2, 6, 40000, 22),
-        "accept, no NAT",
-        accepted_no_nat,
-    )
+    if net.isolate_guests:
+        yield _Row(
+            f"{tag}: guest -> guest on {br} (isolate guests)",
+            pkt(fwd, br, br, guest, guest2, 6, 40000, 22),
+            "drop or reject",
+            blocked,
+            br_netfilter_only=True,
+        )
+    else:
+        yield _Row(
+            f"{tag}: guest -> guest on {br}",
+            pkt(fwd, br, br, guest, guest2, 6, 40000, 22),
+            "accept, no NAT",
+            accepted_no_nat,
+        )
     # guest -> host services
-    if net.dhcp:
-        if v4:
-            bcast = int(ipaddress.IPv4Address("255.255.255.255"))
-            p = pkt(inp, br, None, 0, bcast, 17, 68, 67)
-            yield _Row(f"{tag}: guest -> host DHCP", p, "accept", accepted)
-            reply = pkt(out, None, br, gw, bcast, 17, 67, 68)
-            yield _Row(f"{tag}: host -> guest DHCP reply", reply, "accept, no NAT", accepted_no_nat)
-        else:
-            ll = int(ipaddress.IPv6Address("fe80::10"))
-            mc = int(ipaddress.IPv6Address("ff02::1:2"))
-            p = pkt(inp, br, None, ll, mc, 17, 546, 547)
-            yield _Row(f"{tag}: guest -> host DHCPv6", p, "accept", accepted)
+    if net.dhcp and v4:
+        bcast = int(ipaddress.IPv4Address("255.255.255.255"))
+        p = pkt(inp, br, None, 0, bcast, 17, 68, 67)
+        yield _Row(f"{tag}: guest -> host DHCP", p, "accept", accepted)
+        reply = pkt(out, None, br, gw, bcast, 17, 67, 68)
+        yield _Row(f"{tag}: host -> guest DHCP reply", reply, "accept, no NAT", accepted_no_nat)
+    if (net.dhcp if net.dhcp6 is None else net.dhcp6) and not v4:
+        ll = int(ipaddress.IPv6Address("fe80::10"))
+        mc = int(ipaddress.IPv6Address("ff02::1:2"))
+        p = pkt(inp, br, None, ll, mc, 17, 546, 547)
+        yield _Row(f"{tag}: guest -> host DHCPv6", p, "accept", accepted)
+    if not v4:
+        yield from _nd_rows(pkt, tag, br, gw, guest)
     if net.dns:
         for proto, name in ((17, "udp"), (6, "tcp")):
             p = pkt(inp, br, None, guest, gw, proto, 40000, 53)
@@ -223,6 +298,191 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
             yield _Row(f"{tag}: guest -> 255.255.255.255 not masqueraded", p, "no NAT", no_nat)
 
 
+def _nd_rows(pkt, tag: str, br: str, gw: int, guest: int) -> Iterable[_Row]:
+    """IPv6 dies without ICMPv6: a host that rejects neighbour discovery from guests (an input
+    chain ending in `iifname virbr0 reject`, as `services { }` produces) makes even the allowed
+    services time out (../shared/reference/parity.md §3, pitfall 4). IPv4 has ARP below IP.
+    The model has no ICMPv6 types, so the rows differ by address: solicited-node and all-routers
+    multicast from a link-local source, unicast to the gateway, and the host's own solicitations.
+    """
+    ll = int(ipaddress.IPv6Address("fe80::10"))
+    solicited = int(ipaddress.IPv6Address("ff02::1:ff00:0"))
+    inp, out = Path.INPUT, Path.OUTPUT
+    rows = (
+        ("neighbour solicitation", ll, solicited | (gw & 0xFFFFFF)),
+        ("router solicitation", ll, int(ipaddress.IPv6Address("ff02::2"))),
+        ("unicast ICMPv6 (neighbour unreachability detection)", guest, gw),
+    )
+    for name, src, dst in rows:
+        p = pkt(inp, br, None, src, dst, 58)
+        yield _Row(f"{tag}: guest -> host {name}", p, "accept", accepted)
+    p = pkt(
+        out, None, br, int(ipaddress.IPv6Address("fe80::1")), solicited | (guest & 0xFFFFFF), 58
+    )
+    yield _Row(f"{tag}: host -> guest neighbour solicitation", p, "accept, no NAT", accepted_no_nat)
+
+
+# -- beyond libvirt (issue 8): port forwards, services, filters ------------------------------
+
+_HOST = {
+    Family.IPV4: ("203.0.113.1", "192.0.2.1"),
+    Family.IPV6: ("2001:db8:fffd::1", "2001:db8:fffc::1"),
+}
+_UNLISTED = (9, 9090, 31337, 4444)
+
+
+def dnatted(addr: int, ports: tuple[int, int] | None, hook: Hook, then_masquerade: bool) -> Expect:
+    """Accepted, DNATed at `hook` to `addr`(:ports), and (for hairpins) masqueraded after."""
+
+    def check(ev: Evaluation) -> bool:
+        if not accepted(ev) or not ev.outcome.nat:
+            return False
+        first = ev.outcome.nat[0]
+        ok = (
+            first.hook is hook
+            and first.nat.kind == "dnat"
+            and first.nat.addrs == (addr, addr)
+            and first.nat.ports == ports
+        )
+        rest = [(n.hook, n.nat.kind) for n in ev.outcome.nat[1:]]
+        return ok and rest == ([(Hook.POSTROUTING, "masquerade")] if then_masquerade else [])
+
+    return check
+
+
+def _family_of(text: str) -> Family:
+    return Family.IPV4 if ipaddress.ip_address(text.split("/")[0]).version == 4 else Family.IPV6
+
+
+def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_Row]:
+    br = net.bridge
+    subnets = {
+        Family.IPV4: [ipaddress.ip_interface(t) for t in net.subnets4],
+        Family.IPV6: [ipaddress.ip_interface(t) for t in net.subnets6],
+    }
+
+    def pkt(path, family, iif, oif, src, dst, proto, dport, ct="new", local=False) -> Packet:
+        ports = proto in (6, 17)
+        return Packet(
+            path,
+            family,
+            iif,
+            oif,
+            src,
+            dst,
+            proto,
+            40000 if ports else None,
+            dport if ports else None,
+            ct,
+            daddr_local=local,
+        )
+
+    fwd, inp, out = Path.FORWARD, Path.INPUT, Path.OUTPUT
+    for f in net.port_forwards:
+        fam = _family_of(f.target)
+        tag = f"{fam.value} forward {f.host_ports[0]} -> {f.target}"
+        target = int(ipaddress.ip_address(f.target))
+        to_ports = None if f.target_ports == f.host_ports else f.target_ports
+        host = (
+            int(ipaddress.ip_address(f.host_address))
+            if f.host_address
+            else _free(fam, _HOST[fam], all_subnets)
+        )
+        outside = _outside(fam, all_subnets)
+        port = f.host_ports[0]
+        iif = f.in_dev or uplink
+        p = pkt(fwd, fam, iif, br, outside, host, f.proto, port, local=True)
+        yield _Row(
+            f"{tag}: outside -> host port",
+            p,
+            "accept, dnat",
+            dnatted(target, to_ports, Hook.PREROUTING, False),
+        )
+        home = next(s for s in subnets[fam] if ipaddress.ip_address(f.target) in s.network)
+        client = _guests(home, avoid=target)[0]
+        p = pkt(fwd, fam, br, br, client, host, f.proto, port, local=True)
+        want = "accept, dnat, masquerade"
+        if f.in_dev is None:  # `via DEV` forwards only what arrives on DEV, not guests' traffic
+            # A hairpin is addressed to the host, so it is routed and crosses the IP hooks with
+            # or without br_netfilter (tests/ports/test_port_forward.py shows it in a kernel;
+            # evaluate.bridge_candidate models it): checked in both modes.
+            yield _Row(
+                f"{tag}: guest -> host port (hairpin)",
+                p,
+                want,
+                dnatted(target, to_ports, Hook.PREROUTING, True),
+            )
+        p = pkt(fwd, fam, uplink, br, outside, target, f.proto, f.target_ports[0])
+        if net.mode == "nat" or net.stateful_inbound:
+            yield _Row(f"{tag}: outside -> target port, untranslated", p, "drop or reject", blocked)
+        if f.in_dev is None:
+            p = pkt(out, fam, None, br, host, host, f.proto, port, local=True)
+            yield _Row(
+                f"{tag}: host -> own port",
+                p,
+                "accept, dnat at output",
+                dnatted(target, to_ports, Hook.OUTPUT, False),
+            )
+        else:
+            other = "netc-other0"
+            p = pkt(inp, fam, other, None, outside, host, f.proto, port, local=True)
+            yield _Row(f"{tag}: arriving on {other}, not {f.in_dev}", p, "no NAT", no_nat)
+    if net.services is not None:
+        for fam, ifaces in subnets.items():
+            if not ifaces:
+                continue
+            tag = f"{fam.value} services"
+            gw = int(ifaces[0].ip)
+            guest = _guests(ifaces[0])[0]
+            listed = [s for s in net.services if fam.value in s.families]
+            for svc in listed:
+                p = pkt(inp, fam, br, None, guest, gw, svc.proto, svc.ports[0])
+                yield _Row(
+                    f"{tag}: guest -> host {svc.proto}/{svc.ports[0]} (listed)",
+                    p,
+                    "accept",
+                    accepted,
+                )
+            for port in _UNLISTED:
+                if any(s.proto == 6 and s.ports[0] <= port <= s.ports[1] for s in listed):
+                    continue
+                p = pkt(inp, fam, br, None, guest, gw, 6, port)
+                yield _Row(
+                    f"{tag}: guest -> host tcp/{port} (not listed)", p, "drop or reject", blocked
+                )
+                break
+            icmp = 1 if fam is Family.IPV4 else 58
+            p = pkt(inp, fam, br, None, guest, gw, icmp, None)
+            yield _Row(f"{tag}: guest -> host ICMP (ND for IPv6)", p, "accept", accepted)
+    for i, rule in enumerate(net.filters):
+        fam = _family_of(rule.destination)
+        dest = ipaddress.ip_network(rule.destination)
+        dst = int(dest.network_address) + (1 if dest.num_addresses > 2 else 0)
+        proto = rule.proto if rule.proto is not None else 6
+        dport = rule.ports[0] if rule.ports else 443
+        first = next(r for r in net.filters if _filter_matches(r, fam, dst, proto, dport))
+        for iface in subnets[fam]:
+            guest = _guests(iface)[0]
+            p = pkt(fwd, fam, br, uplink, guest, dst, proto, dport)
+            tag = f"{fam.value} filter {i + 1} ({'allow' if rule.allow else 'deny'} {rule.destination})"
+            if first.allow:
+                yield _Row(f"{tag}: from {iface.network}", p, "accept", accepted)
+            else:
+                yield _Row(f"{tag}: from {iface.network}", p, "drop or reject", blocked)
+
+
+def _filter_matches(rule: SpecFilter, fam: Family, dst: int, proto: int, dport: int) -> bool:
+    """The reference semantics of one filter, for first-match over the list."""
+    dest = ipaddress.ip_network(rule.destination)
+    if _family_of(rule.destination) is not fam:
+        return False
+    if not int(dest.network_address) <= dst <= int(dest.broadcast_address):
+        return False
+    if rule.proto is not None and rule.proto != proto:
+        return False
+    return rule.ports is None or rule.ports[0] <= dport <= rule.ports[1]
+
+
 def check_spec(
     ruleset: Ruleset, networks: Iterable[SpecNetwork], *, br_netfilter: bool = True
 ) -> list[SpecFailure]:
@@ -234,6 +494,8 @@ def check_spec(
     failures = []
     for net in networks:
         for row in spec_rows(net, all_subnets):
+            if row.br_netfilter_only and not br_netfilter:
+                continue
             ev = evaluate(ruleset, row.packet, br_netfilter)
             if not row.expect(ev):
                 failures.append(SpecFailure(net.name, row.check, row.packet, row.expected, ev))

@@ -20,12 +20,13 @@ from .evaluate import (
     DROP,
     MAX_DEPTH,
     NatApplied,
+    dnatted,
     Outcome,
     Stage,
     lookup,
     plan,
 )
-from .model import Atom, Chain, Field, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
+from .model import Atom, Chain, Field, Hook, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
 from .values import resolve_reject
 
 Cube = tuple[int, ...]
@@ -56,48 +57,68 @@ class SymbolicEngine:
         self.ruleset = ruleset
         self.domain = domain
         self.br_netfilter = br_netfilter
-        self.masks: dict[Atom, int] = {}
+        self.needs: dict[int, tuple] = {}
+        self.keys: dict[int, tuple] = {}
+        self.relevant_cache: dict[tuple, tuple] = {}
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
+        bridging = not br_netfilter and domain.path is Path.FORWARD
+        self.pairs = same_iface_pairs(domain) if bridging else ()
+        self.pair_iifs = sum(1 << i for i, _ in self.pairs)
 
     def mask(self, atom: Atom) -> int:
-        m = self.masks.get(atom)
-        if m is None:
-            m = 0
-            for i, rep in enumerate(self.domain.fields[atom.field].reps):
-                if atom.matches(rep):
-                    m |= 1 << i
-            self.masks[atom] = m
+        m = 0
+        for i, rep in enumerate(self.domain.fields[atom.field].reps):
+            if atom.matches(rep):
+                m |= 1 << i
         return m
+
+    def need(self, atoms: tuple[Atom, ...]) -> tuple[tuple[tuple[int, int], ...], tuple]:
+        """Per-field masks of a conjunction (cached by identity: hashing atoms is slow)."""
+        key = id(atoms)
+        hit = self.needs.get(key)
+        if hit is not None and hit[0] is atoms:
+            return hit[1], hit[2]
+        need: dict[int, int] = {}
+        for atom in atoms:
+            need[atom.field] = need.get(atom.field, -1) & self.mask(atom)
+        by_field = tuple(need.items())
+        self.needs[key] = (atoms, by_field, atoms)
+        return by_field, atoms
+
+    def key_tuple(self, key: Atom) -> tuple[Atom, ...]:
+        hit = self.keys.get(id(key))
+        if hit is None or hit[0] is not key:
+            hit = (key, (key,))
+            self.keys[id(key)] = hit
+        return hit[1]
 
     def split(
         self, cube: Cube, rw: dict, atoms: tuple[Atom, ...]
     ) -> tuple[Cube | None, list[Cube]]:
         """(part of `cube` matching all atoms, disjoint cubes covering the rest)."""
-        need: dict[int, int] = {}
-        for atom in atoms:
-            f = atom.field
-            if f in rw:
-                if not atom.matches(rw[f]):
+        need, raw = self.need(atoms)
+        if rw:
+            for atom in raw:
+                if atom.field in rw and not atom.matches(rw[atom.field]):
                     return None, [cube]
-                continue
-            need[f] = need.get(f, -1) & self.mask(atom)
+            need = tuple((f, m) for f, m in need if f not in rw)
         if not need:
             return cube, []
-        match = list(cube)
-        for f, m in need.items():
-            m &= cube[f]
-            if not m:
+        for f, m in need:
+            if not cube[f] & m:
                 return None, [cube]
-            match[f] = m
+        match = list(cube)
         rest: list[Cube] = []
         prefix = list(cube)
-        for f in need:
-            outside = cube[f] & ~need[f]
+        for f, m in need:
+            inside = cube[f] & m
+            outside = cube[f] & ~m
+            match[f] = inside
             if outside:
                 part = list(prefix)
                 part[f] = outside
                 rest.append(tuple(part))
-            prefix[f] = match[f]
+            prefix[f] = inside
         return tuple(match), rest
 
     def run_chain(
@@ -107,7 +128,7 @@ class SymbolicEngine:
             raise ParityError(f"chain nesting deeper than {MAX_DEPTH} (a loop?)", chain.loc)
         out: list[tuple[Cube, _Res]] = []
         pending = [cube]
-        for rule in chain.rules:
+        for rule in self.relevant(chain, cube[Field.IIF], cube[Field.OIF]):
             if not pending:
                 break
             nxt: list[Cube] = []
@@ -121,7 +142,7 @@ class SymbolicEngine:
                     for key, entry in rule.action.vmap:
                         left: list[Cube] = []
                         for r in remaining:
-                            m2, rest2 = self.split(r, rw, (key,))
+                            m2, rest2 = self.split(r, rw, self.key_tuple(key))
                             left.extend(rest2)
                             if m2 is not None:
                                 self.act(table, rule, entry, m2, rw, depth, out, nxt)
@@ -134,6 +155,35 @@ class SymbolicEngine:
             pending = nxt
         out.extend((c, _Res(Kind.RETURN)) for c in pending)
         return out
+
+    def relevant(self, chain: Chain, iif: int, oif: int) -> tuple[Rule, ...]:
+        """The rules of `chain` that can match some packet with these interface classes.
+
+        This is the dispatch-by-interface speed-up: a cube for one bridge only scans that
+        bridge's rules, so N networks cost about N small chains instead of N^2 rule visits.
+        """
+        key = (id(chain), iif, oif)
+        hit = self.relevant_cache.get(key)
+        if hit is not None and hit[0] is chain:
+            return hit[1]
+        keep = []
+        for rule in chain.rules:
+            need, _ = self.need(rule.atoms)
+            masks = dict(need)
+            if not masks.get(Field.IIF, -1) & iif or not masks.get(Field.OIF, -1) & oif:
+                continue
+            if rule.action.kind is Kind.VMAP:
+                union = {Field.IIF: 0, Field.OIF: 0}
+                for key_atom, _ in rule.action.vmap:
+                    kneed = dict(self.need(self.key_tuple(key_atom))[0])
+                    for f in union:
+                        union[f] |= kneed.get(f, -1)
+                if not union[Field.IIF] & iif or not union[Field.OIF] & oif:
+                    continue
+            keep.append(rule)
+        result = tuple(keep)
+        self.relevant_cache[key] = (chain, result)
+        return result
 
     def act(self, table, rule: Rule, action, cube: Cube, rw, depth, out, nxt) -> None:
         kind = action.kind
@@ -172,16 +222,26 @@ class SymbolicEngine:
 
     def evaluate(self, cube: Cube) -> list[tuple[Cube, Outcome]]:
         """Partition `cube` by outcome along the domain's path."""
+        if not self.pairs or not cube[Field.IIF] & self.pair_iifs:
+            return self._evaluate(cube, False)
+        out: list[tuple[Cube, Outcome]] = []
+        for piece, candidate in _bridge_split(self.domain, cube, self.pairs):
+            out.extend(self._evaluate(piece, candidate))
+        return _merge_final(out)
+
+    def _evaluate(self, cube: Cube, candidate: bool) -> list[tuple[Cube, Outcome]]:
+        """One cube that is a bridge candidate in full, or not at all (see `bridge_candidate`)."""
         final: list[tuple[Cube, Outcome]] = []
         flows: list[tuple[Cube, dict, tuple[NatApplied, ...]]] = [(cube, {}, ())]
         new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
         family = self.domain.family
         for hook in self.domain.path.hooks:
+            bridged = candidate and hook is Hook.PREROUTING
             for stage in self.plans[hook]:
                 nxt: list = []
                 for c, rw, nats in flows:
                     if stage.nat:
-                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final)
+                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
                         continue
                     table, chain = stage.chains[0]
                     for c2, res in self.run_chain(table, chain, c, rw):
@@ -191,19 +251,25 @@ class SymbolicEngine:
                         if kind is Kind.ACCEPT:
                             nxt.append((c2, rw, nats))
                         elif kind is Kind.DROP:
-                            final.append((c2, DROP))
+                            final.append((c2, _unless_bridged(DROP, nats, bridged)))
                         elif kind is Kind.REJECT:
                             reject = resolve_reject(res.action.reject, family)
-                            final.append((c2, Outcome("reject", reject)))
+                            end = Outcome("reject", reject)
+                            final.append((c2, _unless_bridged(end, nats, bridged)))
                         else:
                             raise ParityError(
                                 "NAT statement outside a nat chain", _first_nat_loc(chain)
                             )
-                flows = nxt
+                flows = _merge_flows(nxt)
+            if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
+                final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
+                flows = [flow for flow in flows if dnatted(flow[2])]
         final.extend((c, Outcome("accept", None, nats)) for c, _, nats in flows)
-        return final
+        return _merge_final(final)
 
-    def nat_stage(self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final) -> None:
+    def nat_stage(
+        self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final, bridged=False
+    ) -> None:
         old = cube[Field.CT] & ~new_mask
         if old:
             part = list(cube)
@@ -224,16 +290,64 @@ class SymbolicEngine:
                     if kind is Kind.ACCEPT:
                         cont.append(c2)
                     elif kind is Kind.DROP:
-                        final.append((c2, DROP))
+                        final.append((c2, _unless_bridged(DROP, nats, bridged)))
                     elif kind is Kind.REJECT:
                         reject = resolve_reject(res.action.reject, self.domain.family)
-                        final.append((c2, Outcome("reject", reject)))
+                        end = Outcome("reject", reject)
+                        final.append((c2, _unless_bridged(end, nats, bridged)))
                     else:  # NAT: first binding at this hook wins
                         nat = res.action.nat
                         rw2 = self.rewrite(c2, rw, nat)
                         nxt.append((c2, rw2, nats + (NatApplied(hook, nat),)))
             pending = cont
         nxt.extend((c, rw, nats) for c in pending)
+
+
+def _unless_bridged(outcome: Outcome, nats: tuple[NatApplied, ...], bridged: bool) -> Outcome:
+    """A bridge candidate stopped in prerouting before any DNAT was never there: bridged."""
+    return ACCEPT if bridged and not dnatted(nats) else outcome
+
+
+def merge_cubes(cubes: list[Cube]) -> list[Cube]:
+    """Union cubes that differ in exactly one field, until none do.
+
+    Branching chains (a vmap per bridge) split a cube into many that all continue identically;
+    merging them back keeps later splits from multiplying with earlier ones.
+    """
+    if len(cubes) < 2:
+        return cubes
+    width = len(cubes[0])
+    changed = True
+    while changed:
+        changed = False
+        for f in range(width):
+            groups: dict[tuple, int] = {}
+            for c in cubes:
+                key = c[:f] + c[f + 1 :]
+                groups[key] = groups.get(key, 0) | c[f]
+            if len(groups) < len(cubes):
+                changed = True
+                cubes = [k[:f] + (m,) + k[f:] for k, m in groups.items()]
+                if len(cubes) < 2:
+                    return cubes
+    return cubes
+
+
+def _merge_flows(flows: list) -> list:
+    groups: dict[tuple, tuple[dict, tuple, list]] = {}
+    for cube, rw, nats in flows:
+        key = (tuple(sorted(rw.items())), nats)
+        if key not in groups:
+            groups[key] = (rw, nats, [])
+        groups[key][2].append(cube)
+    return [(c, rw, nats) for rw, nats, cubes in groups.values() for c in merge_cubes(cubes)]
+
+
+def _merge_final(final: list) -> list:
+    groups: dict = {}
+    for cube, outcome in final:
+        groups.setdefault(outcome, []).append(cube)
+    return [(c, o) for o, cubes in groups.items() for c in merge_cubes(cubes)]
 
 
 def _first_nat_loc(chain: Chain):
@@ -246,11 +360,12 @@ def _first_nat_loc(chain: Chain):
 def initial_cubes(domain: Domain, br_netfilter: bool) -> list[Cube]:
     """The whole domain as disjoint cubes that respect field dependencies.
 
-    Ports exist only for port protocols; a new connection has no NAT status yet; with
-    br_netfilter off, forward traffic in and out of the same named interface is bridged and never
-    reaches the IP hooks, so it is left out (the model cannot tell routed hairpin traffic apart).
+    Ports exist only for port protocols; a new connection has no NAT status yet. With
+    br_netfilter off, forward traffic in and out of the same named interface that is not
+    addressed to the host (see `bridge_candidate`) is cut out into cubes of its own, one exact
+    interface pair each, so the engine can tell bridged traffic from routed hairpins by the cube.
     """
-    from .classes import literal_iface_indices, port_proto_mask
+    from .classes import port_proto_mask
 
     full = [(1 << len(fc)) - 1 for fc in domain.fields]
     pmask = port_proto_mask(domain)
@@ -271,25 +386,82 @@ def initial_cubes(domain: Domain, br_netfilter: bool) -> list[Cube]:
                 c[Field.CT_SNAT] = 1
             cubes.append(c)
     if not br_netfilter and domain.path is Path.FORWARD:
-        lits = literal_iface_indices(domain.fields[Field.IIF])
-        oif_fc = domain.fields[Field.OIF]
+        pairs = same_iface_pairs(domain)
         split: list[list[int]] = []
-        lit_mask = 0
-        for i in lits:
-            lit_mask |= 1 << i
-            j = oif_fc.reps.index(domain.fields[Field.IIF].reps[i])
-            for c in cubes:
-                d = list(c)
-                d[Field.IIF] = 1 << i
-                d[Field.OIF] = c[Field.OIF] & ~(1 << j)
-                split.append(d)
         for c in cubes:
-            d = list(c)
-            d[Field.IIF] = c[Field.IIF] & ~lit_mask
-            if d[Field.IIF]:
-                split.append(d)
+            for piece, _ in _bridge_split(domain, tuple(c), pairs):
+                split.append(list(piece))
         cubes = split
     return [tuple(c) for c in cubes if all(c)]
+
+
+def same_iface_pairs(domain: Domain) -> tuple[tuple[int, int], ...]:
+    """(iif class, oif class) index pairs that name one and the same interface."""
+    from .classes import literal_iface_indices
+
+    iif, oif = domain.fields[Field.IIF], domain.fields[Field.OIF]
+    out = []
+    for i in literal_iface_indices(iif):
+        name = iif.reps[i]
+        if name in oif.reps:  # classes.py makes every literal of either field a class of both
+            out.append((i, oif.reps.index(name)))
+    return tuple(out)
+
+
+def _false_bit(domain: Domain, field: Field) -> int:
+    return 1 << domain.fields[field].reps.index(False)
+
+
+def bridge_candidate(domain: Domain, cube: Cube, pairs) -> bool:
+    """Whether `cube` is same-interface forward traffic not (yet) known to be for the host.
+
+    Such a packet is bridged, and never crosses the IP hooks without br_netfilter, unless
+    prerouting DNATs it: the model has no MAC addresses, and a DNAT rule matching it is what
+    says it was addressed to the host (a routed hairpin). `daddr_local` or a DNAT'd connection
+    (`ct status dnat`) says so before any rule runs. `_bridge_split` makes every cube either a
+    candidate in full or not at all.
+    """
+    if cube[Field.DADDR_LOCAL] != _false_bit(domain, Field.DADDR_LOCAL):
+        return False
+    if cube[Field.CT_DNAT] != _false_bit(domain, Field.CT_DNAT):
+        return False
+    return any(cube[Field.IIF] == 1 << i and cube[Field.OIF] == 1 << j for i, j in pairs)
+
+
+def _bridge_split(domain: Domain, cube: Cube, pairs) -> list[tuple[Cube, bool]]:
+    """`cube` as disjoint pieces, each flagged whether it is a `bridge_candidate` in full."""
+    out: list[tuple[Cube, bool]] = []
+    rest = list(cube)
+    f_local = _false_bit(domain, Field.DADDR_LOCAL)
+    f_dnat = _false_bit(domain, Field.CT_DNAT)
+    for i, j in pairs:
+        if not (rest[Field.IIF] >> i & 1 and rest[Field.OIF] >> j & 1):
+            continue
+        same = list(rest)
+        same[Field.IIF], same[Field.OIF] = 1 << i, 1 << j
+        # the pair leaves the remainder: iif i with every other oif stays there
+        other_oif = list(rest)
+        other_oif[Field.IIF] = 1 << i
+        other_oif[Field.OIF] = rest[Field.OIF] & ~(1 << j)
+        rest[Field.IIF] &= ~(1 << i)
+        if other_oif[Field.OIF]:
+            out.append((tuple(other_oif), False))
+        for field, fbit in ((Field.DADDR_LOCAL, f_local), (Field.CT_DNAT, f_dnat)):
+            known = same[field] & ~fbit
+            if known:
+                part = list(same)
+                part[field] = known
+                out.append((tuple(part), False))
+            same[field] &= fbit
+            if not same[field]:
+                break
+        else:
+            out.append((tuple(same), True))
+        if not rest[Field.IIF]:
+            break
+    if rest[Field.IIF]:
+        out.append((tuple(rest), False))
+    return [(c, flag) for c, flag in out if all(c)]
 
 
 __all__ = ["SymbolicEngine", "initial_cubes", "cube_size", "ACCEPT"]

@@ -54,3 +54,14 @@ def test_check_and_usage_errors(capsys) -> None:
 def test_every_example_compiles(capsys) -> None:
     for name in sorted(os.listdir(EXAMPLES)):
         assert main(["check", "-q", os.path.join(EXAMPLES, name)]) == 0, name
+
+
+def test_compile_verify_prints_only_proven_rules(capsys, monkeypatch) -> None:
+    assert main(["compile", DEFAULT, "--verify", "--target", "iptables"]) == 0
+    assert "*filter" in capsys.readouterr().out
+    import netc.commands.verify as verify_command
+
+    monkeypatch.setattr(verify_command, "verify_files", lambda files: (1, "differs\n"))
+    assert main(["compile", DEFAULT, "--verify"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "differs" in captured.err

@@ -285,3 +285,34 @@ def test_accepted_grammar_outputs_load(scratch_ns, capsys, tmp_path):
     collect()
     for text in loaded:
         nsrun(scratch_ns, "nft", "-c", "-f", "-", input=text)
+
+
+# -- the overlap sweep agrees with comparing every pair ----------------------------------------
+
+
+@settings(FUZZ, max_examples=min(EXAMPLES, 50))
+@given(
+    blocks=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 255), st.sampled_from([16, 20, 24, 26])),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_overlap_sweep_matches_all_pairs(blocks):
+    import ipaddress
+
+    from netc.compiler.api import compile_sources
+
+    lines = []
+    for i, (a, b, prefix) in enumerate(blocks):
+        net = ipaddress.ip_network(f"10.{a}.{b}.0/{prefix}", strict=False)
+        lines.append(f"network n{i} {{ bridge br{i} ip {net.network_address + 1}/{prefix} }}")
+    text = "\n".join(lines) + "\n"
+    nets = [ipaddress.ip_network(f"10.{a}.{b}.0/{p}", strict=False) for a, b, p in blocks]
+    expected = sum(1 for i in range(len(nets)) for j in range(i) if nets[i].overlaps(nets[j]))
+    try:
+        compile_sources([("o.net", text)])
+        found = 0
+    except Exception as err:  # NetcError
+        found = sum("overlaps" in d.message for d in err.diagnostics)
+    assert found == expected

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from netc.compiler.api import compile_files
+from netc.diagnostics import render_notes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Parse and validate every file; exit 0 when all are good, 2 with diagnostics otherwise."""
     compiled = compile_files(args.files)
+    sys.stderr.write(render_notes(compiled.notes))
     if not args.quiet:
         n = len(compiled.program.networks)
         sys.stderr.write(

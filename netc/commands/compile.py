@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from netc.compiler.api import compile_files, emit
+from netc.diagnostics import render_notes
 from netc.emitters import TARGETS
 from netc.output import write_output
 
@@ -15,11 +17,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compile network files to nft or iptables-restore text",
         description="Compile .net files into one ruleset for a firewall backend.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help=".net file(s); '-' reads stdin")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".net file(s) or libvirt network XML; '-' reads stdin",
+    )
     p.add_argument(
         "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
     )
     p.add_argument("--remove", action="store_true", help="print the teardown instead")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="first prove the nft and iptables outputs equivalent and check them against the "
+        "networks' behaviour spec (as `netc verify --compile`); on a failure print the report "
+        "to stderr, no rules, and exit 1",
+    )
     p.add_argument(
         "-o", "--output", metavar="OUT", help="write to OUT (atomically) instead of stdout"
     )
@@ -28,5 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
+    sys.stderr.write(render_notes(compiled.notes))
+    if args.verify:
+        from netc.commands.verify import verify_files
+
+        status, report = verify_files(args.files)
+        if status:
+            sys.stderr.write(report)
+            return status
     write_output(emit(compiled, args.target, remove=args.remove), args.output)
     return 0

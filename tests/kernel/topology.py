@@ -56,6 +56,8 @@ class Shape:
     index4: int = 10
     index6: int = 0x10
     bridge_nf_call: bool = True
+    wan_routes: tuple[str, ...] = ()  # more prefixes the wan routes via the host (SNAT ranges)
+    uplink: str = UPLINK  # the host's uplink name (a `.net` file's `forward dev` may name it)
 
     def _guest(self, gateway: str | None, offset: int) -> str | None:
         if gateway is None:
@@ -85,9 +87,10 @@ class Topology:
 
     shape: Shape
     names: dict[str, str] = field(hash=False)
+    extra: tuple[Shape, ...] = ()  # more networks, one guest each: roles "peer0", "peer1", ...
 
     def ns(self, role: str) -> str:
-        """The namespace name for a role ("guest", "guest2", "host", "wan")."""
+        """The namespace name for a role ("guest", "guest2", "host", "wan", "peer0", ...)."""
         return self.names[role]
 
     def run(self, role: str, *argv: str, input: str | None = None, check: bool = True) -> str:
@@ -108,6 +111,8 @@ class Topology:
             found = self.shape.gateway_addr(family)
         elif role == "wan":
             found = str(SERVER4 if family == 4 else SERVER6)
+        elif role.startswith("peer"):
+            found = self.extra[int(role[4:])].guest_addr(family)
         else:
             raise KeyError(role)
         if found is None:
@@ -134,42 +139,74 @@ def _up(ipr: IPRoute, ifname: str, **extra) -> int:
 _NS_SYSCTLS = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 
 
-def _build(shape: Shape, names: dict[str, str]) -> None:
-    for name in names.values():
-        nsrun(name, "sysctl", "-qw", *_NS_SYSCTLS)
-    with IPRoute(netns=names["host"]) as host:
-        host.link("add", ifname=shape.bridge, kind="bridge")
-        bridge = _up(host, shape.bridge)
-        for port, role in (("vnet0", "guest"), ("vnet1", "guest2")):
-            host.link(
-                "add", ifname=port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": names[role]}
-            )
-            _up(host, port, master=bridge)
-        host.link(
-            "add", ifname=UPLINK, kind="veth", peer={"ifname": "eth0", "net_ns_fd": names["wan"]}
+def _sysctl_all(namespaces: list[str], settings: tuple[str, ...]) -> None:
+    """Set sysctls in several namespaces at once (one `ip netns exec` each, in parallel)."""
+    procs = [
+        (
+            ns,
+            subprocess.Popen(
+                ["ip", "netns", "exec", ns, "sysctl", "-qw", *settings],
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
         )
-        uplink = _up(host, UPLINK)
+        for ns in namespaces
+    ]
+    for ns, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"sysctl {' '.join(settings)} failed in {ns}: {err.strip()}")
+
+
+def _guest_side(ns: str, shape: Shape, second: bool) -> None:
+    with IPRoute(netns=ns) as guest:
+        eth0 = _up(guest, "eth0")
+        _up(guest, "lo")
+        for family in (4, 6):
+            addr = shape.guest_addr(family, second)
+            if addr is None:
+                continue
+            net = ipaddress.ip_network(shape.subnet(family))
+            _add_addr(guest, eth0, f"{addr}/{net.prefixlen}")
+            default = "0.0.0.0/0" if family == 4 else "::/0"
+            guest.route("add", dst=default, gateway=shape.gateway_addr(family))
+
+
+def _bridge(host: IPRoute, shape: Shape, ports: list[tuple[str, str]]) -> None:
+    """A bridge with the shape's gateway addresses and one veth port per (port, namespace)."""
+    host.link("add", ifname=shape.bridge, kind="bridge")
+    bridge = _up(host, shape.bridge)
+    for port, ns in ports:
+        host.link("add", ifname=port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": ns})
+        _up(host, port, master=bridge)
+    for gateway in (shape.gateway4, shape.gateway6):
+        if gateway is not None:
+            _add_addr(host, bridge, gateway)
+
+
+def _build(shape: Shape, extra: tuple[Shape, ...], names: dict[str, str]) -> None:
+    _sysctl_all(list(names.values()), _NS_SYSCTLS)
+    with IPRoute(netns=names["host"]) as host:
+        _bridge(host, shape, [("vnet0", names["guest"]), ("vnet1", names["guest2"])])
+        for n, other in enumerate(extra):
+            _bridge(host, other, [(f"vpeer{n}", names[f"peer{n}"])])
+        host.link(
+            "add",
+            ifname=shape.uplink,
+            kind="veth",
+            peer={"ifname": "eth0", "net_ns_fd": names["wan"]},
+        )
+        uplink = _up(host, shape.uplink)
         _up(host, "lo")
-        for gateway in (shape.gateway4, shape.gateway6):
-            if gateway is not None:
-                _add_addr(host, bridge, gateway)
         _add_addr(host, uplink, str(HOST_UPLINK4))
         _add_addr(host, uplink, str(HOST_UPLINK6))
         host.route("add", dst="0.0.0.0/0", gateway=str(WAN_UPLINK4.ip))
         host.route("add", dst="::/0", gateway=str(WAN_UPLINK6.ip))
 
-    for role, second in (("guest", False), ("guest2", True)):
-        with IPRoute(netns=names[role]) as guest:
-            eth0 = _up(guest, "eth0")
-            _up(guest, "lo")
-            for family in (4, 6):
-                addr = shape.guest_addr(family, second)
-                if addr is None:
-                    continue
-                net = ipaddress.ip_network(shape.subnet(family))
-                _add_addr(guest, eth0, f"{addr}/{net.prefixlen}")
-                default = "0.0.0.0/0" if family == 4 else "::/0"
-                guest.route("add", dst=default, gateway=shape.gateway_addr(family))
+    _guest_side(names["guest"], shape, False)
+    _guest_side(names["guest2"], shape, True)
+    for n, other in enumerate(extra):
+        _guest_side(names[f"peer{n}"], other, False)
 
     with IPRoute(netns=names["wan"]) as wan:
         eth0 = _up(wan, "eth0")
@@ -178,10 +215,14 @@ def _build(shape: Shape, names: dict[str, str]) -> None:
         _add_addr(wan, eth0, str(WAN_UPLINK6))
         _add_addr(wan, lo, f"{SERVER4}/32")
         _add_addr(wan, lo, f"{SERVER6}/128")
-        for family, via in ((4, HOST_UPLINK4.ip), (6, HOST_UPLINK6.ip)):
-            subnet = shape.subnet(family)
-            if subnet is not None:
-                wan.route("add", dst=subnet, gateway=str(via))
+        vias = {4: str(HOST_UPLINK4.ip), 6: str(HOST_UPLINK6.ip)}
+        for each in (shape, *extra):
+            for family in (4, 6):
+                subnet = each.subnet(family)
+                if subnet is not None:
+                    wan.route("add", dst=subnet, gateway=vias[family])
+            for prefix in each.wan_routes:
+                wan.route("add", dst=prefix, gateway=vias[ipaddress.ip_network(prefix).version])
 
     nf = "1" if shape.bridge_nf_call else "0"
     nsrun(
@@ -205,18 +246,25 @@ def remove(names: dict[str, str]) -> None:
 
 
 @contextmanager
-def topology(shape: Shape = Shape(), tag: str = "topo") -> Iterator[Topology]:
-    """Build the four namespaces for `shape`, yield them, and delete them whatever happens."""
+def topology(
+    shape: Shape = Shape(), tag: str = "topo", extra: tuple[Shape, ...] = ()
+) -> Iterator[Topology]:
+    """Build the namespaces for `shape`, yield them, and delete them whatever happens.
+
+    Each `extra` shape is one more network on the same host (its own bridge, e.g. to test
+    traffic between networks) with a single guest, role "peer0", "peer1", ...
+    """
     if len(tag) > 8:
         raise ValueError(f"tag {tag!r} is too long: namespace names must stay unique in 32 chars")
     short = {"guest": "g", "guest2": "g2", "host": "h", "wan": "w"}
+    roles = [*ROLES, *(f"peer{n}" for n in range(len(extra)))]
     names: dict[str, str] = {}
     try:
-        for role in ROLES:
-            name = unique_name(f"{tag}-{short[role]}")
+        for role in roles:
+            name = unique_name(f"{tag}-{short.get(role, 'p' + role[4:])}")
             netns.create(name)
             names[role] = name
-        _build(shape, names)
-        yield Topology(shape, dict(names))
+        _build(shape, extra, names)
+        yield Topology(shape, dict(names), extra)
     finally:
         remove(names)

@@ -126,7 +126,7 @@ def test_counterexample_is_the_simplest_and_well_formed():
     "pair",
     [
         ("default", None),
-        ("two-networks", None),
+        ("isolated", None),
         ("default", "drop established-return (nft)"),
         ("default", "reorder NAT exclusions after the masquerade"),
         ("default", "swap an interface"),

@@ -1,0 +1,145 @@
+"""Bridges and their addresses, through netlink (pyroute2), never by running `ip`.
+
+Each network gets its bridge: created when missing, given the network's gateway addresses and
+brought up. What netc did is returned as a `NetworkState`, so `down` can undo exactly that and
+leave a pre-existing bridge (and any address someone else put on it) in place. pyroute2 is
+imported inside the functions: `netc compile` never pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from netc.diagnostics import Diagnostic, NetcError
+from netc.ir.model import IPInterface, Network
+
+from .state import NetworkState
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    name: str
+    kind: str | None  # "bridge", "veth", ... (None for a device without link info, e.g. lo)
+    up: bool
+    addresses: tuple[str, ...]  # "192.168.122.1/24", link-local included
+
+
+@contextmanager
+def _ipr(netns: str | None):
+    from pyroute2 import IPRoute
+
+    with IPRoute(netns=netns) if netns else IPRoute() as ipr:
+        yield ipr
+
+
+def _index(ipr, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def inspect(netns: str | None, names: Iterable[str]) -> dict[str, LinkInfo]:
+    """The named links that exist, with kind, admin state and addresses."""
+    out: dict[str, LinkInfo] = {}
+    with _ipr(netns) as ipr:
+        for name in names:
+            index = _index(ipr, name)
+            if index is None:
+                continue
+            link = ipr.link("get", index=index)[0]
+            addrs = tuple(
+                f"{a.get('address')}/{a['prefixlen']}" for a in ipr.addr("dump", index=index)
+            )
+            up = bool(link["flags"] & 1)  # IFF_UP: admin state, not carrier
+            out[name] = LinkInfo(name, link.get(("linkinfo", "kind")), up, addrs)
+    return out
+
+
+def check_bridges(netns: str | None, networks: Sequence[Network]) -> dict[str, LinkInfo]:
+    """Refuse, before anything changes, a bridge name that another kind of link already uses."""
+    found = inspect(netns, [net.bridge for net in networks])
+    problems = [
+        Diagnostic(
+            f"network '{net.name}': '{net.bridge}' exists and is a "
+            f"{found[net.bridge].kind or 'non-bridge'} link, not a bridge",
+            net.span,
+            "rename the link or choose another bridge name; netc changed nothing",
+        )
+        for net in networks
+        if net.bridge in found and found[net.bridge].kind != "bridge"
+    ]
+    if problems:
+        raise NetcError(problems)
+    return found
+
+
+def _gateways(net: Network) -> list[IPInterface]:
+    return [subnet.gateway for subnet in net.subnets]
+
+
+def bring_up(
+    netns: str | None,
+    net: Network,
+    file: str,
+    before: LinkInfo | None,
+    previous: NetworkState | None,
+) -> NetworkState:
+    """Create (if missing), address and raise one network's bridge; returns what netc owns now.
+
+    `previous` is what an earlier apply recorded: a bridge netc created stays netc's, and an
+    address netc added and the file no longer declares is taken away again.
+    """
+    from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
+
+    wanted = [str(gw) for gw in _gateways(net)]
+    created = previous.created if previous else before is None
+    was_up = previous.was_up if previous else bool(before and before.up)
+    present = set(before.addresses) if before else set()
+    owned_before = set(previous.addresses) if previous else set()
+    with _ipr(netns) as ipr:
+        if before is None:
+            ipr.link("add", ifname=net.bridge, kind="bridge", br_stp_state=0)
+        index = _index(ipr, net.bridge)
+        for stale in sorted(owned_before - set(wanted)):
+            if stale in present:
+                address, prefix = stale.split("/")
+                ipr.addr("del", index=index, address=address, prefixlen=int(prefix))
+        owned: list[str] = []
+        for gw in _gateways(net):
+            text = str(gw)
+            if text in owned_before or text not in present:
+                owned.append(text)
+            if text in present:
+                continue
+            extra = {"flags": IFA_F_NODAD} if gw.version == 6 else {}
+            ipr.addr(
+                "add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen, **extra
+            )
+        ipr.link("set", index=index, state="up")
+    return NetworkState(net.name, net.bridge, file, created, tuple(owned), was_up)
+
+
+def take_down(netns: str | None, owned: NetworkState) -> None:
+    """Undo what `bring_up` did: delete a bridge netc created, else only netc's addresses.
+
+    The ports' `isolated` flags netc set go back first, also on a bridge netc deletes (its
+    ports then leave the bridge anyway, but nothing should depend on that order).
+    """
+    from .port_isolation import restore_ports
+
+    restore_ports(netns, owned.bridge, owned.flagged)
+    with _ipr(netns) as ipr:
+        index = _index(ipr, owned.bridge)
+        if index is None:
+            return
+        if owned.created:
+            ipr.link("del", index=index)
+            return
+        current = {f"{a.get('address')}/{a['prefixlen']}" for a in ipr.addr("dump", index=index)}
+        for text in owned.addresses:
+            if text in current:
+                address, prefix = text.split("/")
+                ipr.addr("del", index=index, address=address, prefixlen=int(prefix))
+        if not owned.was_up:
+            ipr.link("set", index=index, state="down")

@@ -1,0 +1,107 @@
+"""`netc status`: which backend holds netc's rules, which networks are up, and drift.
+
+Drift has two sides, and both are reported: the live rules are not what netc loaded (someone
+ran `nft flush ruleset`, restarted a firewall service, deleted a chain), or the files on disk no
+longer say what was applied (edited since). A network with `isolate guests` also drifts when a
+port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
+Either way `netc apply` repairs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import links
+from .port_isolation import unisolated_ports
+from .backends import available, make_backend
+from .lifecycle import Report, Where, read_files
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    report: Report
+    drift: bool
+
+
+def status(files: Sequence[str], where: Where) -> Status:
+    report = Report()
+    host = where.host()
+    old = where.state()
+    drift = False
+    live = {}
+    for name in ("nftables", "iptables"):
+        backend = make_backend(name, host)
+        live[name] = (backend, available(backend) and backend.present())
+    holders = [name for name, (_, present) in live.items() if present]
+    report.say(f"live netc rules in: {', '.join(holders) or 'no backend'}")
+    if old is None:
+        report.say("applied: nothing (no state file at " + where.state_file + ")")
+        return Status(report, bool(holders))
+    report.say(f"applied with: {old.backend}")
+    backend, present = live[old.backend]
+    if not present:
+        drift = True
+        report.say(
+            f"drift: netc's rules are missing from {old.backend} "
+            "(flushed, e.g. by `nft flush ruleset` or a firewall restart?); run `netc apply`"
+        )
+    elif backend.listing() != old.live:
+        drift = True
+        report.say(f"drift: the live {old.backend} rules differ from what netc loaded")
+    for name in holders:
+        if name != old.backend:
+            drift = True
+            report.say(f"drift: stale netc rules in {name}; `netc migrate --to {old.backend}`")
+    found = links.inspect(where.netns, [n.bridge for n in old.networks])
+    for owned in old.networks:
+        info = found.get(owned.bridge)
+        if info is None:
+            drift = True
+            report.say(f"network {owned.name}: bridge {owned.bridge} missing")
+            continue
+        missing = [a for a in owned.addresses if a not in info.addresses]
+        state = "up" if info.up else "down"
+        extra = f", missing {', '.join(missing)}" if missing else ""
+        drift = drift or not info.up or bool(missing)
+        report.say(f"network {owned.name}: bridge {owned.bridge} {state}{extra}")
+        if owned.isolate:
+            loose = unisolated_ports(where.netns, owned.bridge)
+            if loose:
+                drift = True
+                report.say(f"drift: {isolation_drift(owned.name, owned.bridge, loose)}")
+    current = read_files(files) if files else _current(old.sources)
+    for path in sorted(set(current) | (set(old.sources) if not files else set())):
+        if path not in old.sources:
+            drift = True
+            report.say(f"drift: {path} is not applied")
+        elif current.get(path) is None:
+            drift = True
+            report.say(f"drift: {path} was applied but is gone or unreadable")
+        elif current[path] != old.sources[path]:
+            drift = True
+            report.say(f"drift: {path} changed since it was applied; run `netc apply {path}`")
+    if not drift:
+        report.say("in sync: live rules and links match the applied files")
+    return Status(report, drift)
+
+
+def isolation_drift(network: str, bridge: str, ports: Sequence[str]) -> str:
+    """Why unflagged ports matter and the two fixes (shared with `netc doctor`)."""
+    return (
+        f"network {network} isolates guests, but port(s) {', '.join(ports)} of {bridge} lack the "
+        "isolated flag (attached after `netc apply`, e.g. a guest libvirt/qemu started), so "
+        "their guests reach the others; run `netc apply` again to flag them, and in libvirt "
+        "put `<port isolated='yes'/>` in the network XML so new ports get the flag at once"
+    )
+
+
+def _current(sources: dict[str, str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for path in sources:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                out[path] = handle.read()
+        except (OSError, UnicodeDecodeError):
+            out[path] = None
+    return out

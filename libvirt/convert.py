@@ -1,0 +1,120 @@
+"""libvirt network XML in, `.net` source or compiled networks out.
+
+This is the one entry point the rest of netc uses: `netc import` prints `import_sources(...)`;
+the compiler calls `networks_from_xml` for any input `looks_like_xml`. Both go through the same
+generated `.net` text, so importing and then compiling cannot differ from compiling the XML.
+Diagnostics from compiling the generated text are moved back to the XML element they came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netc.diagnostics import Diagnostic, NetcError
+from netc.ir.model import Network
+from netc.ir.span import Span
+
+from .records import LvNetwork
+from .tosource import Generated, generate
+from .xmlread import read_network
+from .xmltree import parse_xml
+
+_XML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<", re.S)
+
+
+def looks_like_xml(filename: str, text: str) -> bool:
+    """XML by extension, or by content: the first thing after blanks and XML comments is '<'.
+
+    A `.net` file cannot start with '<' (it is not a character of the grammar), so content
+    detection never takes a `.net` file for XML.
+    """
+    return filename.lower().endswith(".xml") or bool(_XML_START.match(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """The `.net` text for some XML sources, and the notes about what was ignored."""
+
+    generated: Generated
+    notes: tuple[Diagnostic, ...]
+
+    @property
+    def text(self) -> str:
+        return self.generated.text
+
+
+def read_xml(text: str, filename: str) -> tuple[LvNetwork, list[Diagnostic]]:
+    """Parse and read one libvirt network XML; raises NetcError with located problems."""
+    return read_network(parse_xml(text, filename))
+
+
+def import_sources(sources: Sequence[tuple[str, str]]) -> Imported:
+    """(filename, XML text) pairs → one `.net` source; every file's problems are reported."""
+    networks: list[tuple[str, LvNetwork]] = []
+    notes: list[Diagnostic] = []
+    problems: list[Diagnostic] = []
+    for filename, text in sources:
+        try:
+            network, found = read_xml(text, filename)
+        except NetcError as err:
+            problems += err.diagnostics
+            continue
+        networks.append((filename, network))
+        notes += found
+    if problems:
+        raise NetcError(problems)
+    return Imported(generate(networks), tuple(notes))
+
+
+def networks_from_xml(
+    text: str, filename: str
+) -> tuple[list[Network], list[Diagnostic], list[Diagnostic]]:
+    """Compile one XML source to networks: (networks, problems, notes), spans in the XML.
+
+    Problems in the generated text, syntax errors included (a value the grammar cannot hold),
+    are located in the XML.
+    """
+    from netc.compiler.api import networks_from_text  # the compiler calls us: lazy, no cycle
+
+    imported = import_sources([(filename, text)])
+    relocate = _Relocator(filename, imported.generated)
+    try:
+        networks, problems = networks_from_text(imported.text, filename)
+    except NetcError as err:
+        raise NetcError([relocate(d) for d in err.diagnostics]) from None
+    return (
+        [relocate(n) for n in networks],
+        [relocate(d) for d in problems],
+        list(imported.notes),
+    )
+
+
+class _Relocator:
+    """Moves every Span that points into the generated text onto the XML element it came from."""
+
+    def __init__(self, filename: str, generated: Generated) -> None:
+        self.filename = filename
+        self.generated = generated
+
+    def __call__(self, value):  # any IR record, Diagnostic, tuple, or leaf value
+        if isinstance(value, Span):
+            if value.file != self.filename:
+                return value
+            return self.generated.origin(value.line) or Span(self.filename, 1, 1, 1, 2)
+        if isinstance(value, tuple):
+            return tuple(self(item) for item in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {}
+            for f in dataclasses.fields(value):
+                old = getattr(value, f.name)
+                new = self(old)
+                if new is not old:
+                    changes[f.name] = new
+            return dataclasses.replace(value, **changes) if changes else value
+        return value
+
+
+__all__ = ["Imported", "import_sources", "looks_like_xml", "networks_from_xml", "read_xml"]
