@@ -61,7 +61,21 @@ def generate() -> str:
         grammar = handle.read()
     out = io.StringIO()
     gen_standalone(lark.Lark(grammar, **OPTIONS), out=out, compress=True)
-    return header(grammar_digest(grammar), lark.__version__) + out.getvalue()
+    return header(grammar_digest(grammar), lark.__version__) + _without_regex(out.getvalue())
+
+
+_REGEX_PROBE = (
+    "try:\n    import regex\n    _has_regex = True\nexcept ImportError:\n    _has_regex = False\n"
+)
+
+
+def _without_regex(code: str) -> str:
+    """Drop lark's optional import of the third-party `regex` module (about 10 ms of start-up
+    when it is installed). lark uses it only for the `regex=True` option or for terminals with
+    Unicode categories (`\\p{...}`); netc's grammar has neither, so `re` does the same work."""
+    if code.count(_REGEX_PROBE) != 1:
+        raise RuntimeError("lark's standalone code changed: review _without_regex")
+    return code.replace(_REGEX_PROBE, "_has_regex = False  # netc: see regenerate_parser\n")
 
 
 def recorded_digest(path: str = TARGET) -> str | None:
