@@ -15,7 +15,7 @@ from netc.ir.model import Network, Program
 from .build import build
 from .lower import lower
 from .parse import parse_recovering
-from .sources import read_source
+from .sources import looks_like_xml, read_source
 from .validate import cross_check
 
 
@@ -60,10 +60,10 @@ def _networks_from_any(
     text: str, filename: str, notes: list[Diagnostic]
 ) -> tuple[list[Network], list[Diagnostic]]:
     """`.net` source, or libvirt network XML (netc.libvirt converts it to `.net` source)."""
-    from netc.libvirt import looks_like_xml, networks_from_xml
-
     if not looks_like_xml(filename, text):
         return networks_from_text(text, filename)
+    from netc.libvirt import networks_from_xml
+
     nets, problems, found = networks_from_xml(text, filename)
     notes += found
     return nets, problems

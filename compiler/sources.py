@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from netc.diagnostics import Diagnostic, NetcError
@@ -56,3 +57,16 @@ def read_source(path: str) -> str:
     if all(not line.strip() or line.lstrip().startswith("#") for line in text.split("\n")):
         raise fail("has only comments, no network", hint)
     return text
+
+
+_XML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<", re.S)
+
+
+def looks_like_xml(filename: str, text: str) -> bool:
+    """libvirt network XML, by extension or by content (the first thing after blanks and XML
+    comments is '<'). A `.net` file cannot start with '<', which is no character of the grammar.
+
+    It lives here, not in `netc.libvirt`, so that compiling `.net` files never imports the XML
+    reader (start-up time).
+    """
+    return filename.lower().endswith(".xml") or bool(_XML_START.match(text))

@@ -9,7 +9,6 @@ Diagnostics from compiling the generated text are moved back to the XML element 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,21 +16,12 @@ from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 from netc.ir.span import Span
 
+from netc.compiler.sources import looks_like_xml  # noqa: F401  (re-exported)
+
 from .records import LvNetwork
 from .tosource import Generated, generate
 from .xmlread import read_network
 from .xmltree import parse_xml
-
-_XML_START = re.compile(r"\A(?:\s|<!--.*?-->)*<", re.S)
-
-
-def looks_like_xml(filename: str, text: str) -> bool:
-    """XML by extension, or by content: the first thing after blanks and XML comments is '<'.
-
-    A `.net` file cannot start with '<' (it is not a character of the grammar), so content
-    detection never takes a `.net` file for XML.
-    """
-    return filename.lower().endswith(".xml") or bool(_XML_START.match(text))
 
 
 @dataclass(frozen=True, slots=True)
