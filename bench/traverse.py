@@ -54,33 +54,7 @@ def text_counts(nft: str, iptables: str, k: int) -> dict[str, int]:
 
 def parity_counts(nft: str, iptables: str, ip6tables: str, k: int) -> dict[str, int]:
     from netc.parity import Family, Packet, Path, parse_iptables, parse_nft
-    from netc.parity.evaluate import lookup, plan
-    from netc.parity.model import Kind
-
-    def count_chain(table, chain, pkt, tally: list[int]):
-        """`run_chain` with a counter; returns the chain's result kind."""
-        for rule in chain.rules:
-            tally[0] += 1
-            if not all(atom.matches(pkt.get(atom.field)) for atom in rule.atoms):
-                continue
-            action = rule.action
-            if action.kind is Kind.VMAP:
-                for key, entry in action.vmap:
-                    if key.matches(pkt.get(key.field)):
-                        action = entry
-                        break
-                else:
-                    continue
-            kind = action.kind
-            if kind is Kind.CONTINUE:
-                continue
-            if kind in (Kind.ACCEPT, Kind.DROP, Kind.REJECT, Kind.NAT, Kind.RETURN):
-                return kind
-            sub = count_chain(table, lookup(table, action.target, rule), pkt, tally)
-            if kind is Kind.JUMP and sub is Kind.RETURN:
-                continue
-            return sub
-        return Kind.RETURN
+    from netc.parity.evaluate import evaluate
 
     def walk(ruleset) -> int:
         pkt = Packet(
@@ -95,14 +69,7 @@ def parity_counts(nft: str, iptables: str, ip6tables: str, k: int) -> dict[str, 
             dport=443,
         )
         tally = [0]
-        for hook in pkt.path.hooks:
-            for stage in plan(ruleset, hook, pkt.family):
-                for table, chain in stage.chains:
-                    kind = count_chain(table, chain, pkt, tally)
-                    if kind in (Kind.DROP, Kind.REJECT):
-                        return tally[0]
-                    if kind is Kind.NAT:
-                        break  # first binding at this hook wins
+        evaluate(ruleset, pkt, rules_seen=tally)
         return tally[0]
 
     return {
