@@ -1,7 +1,8 @@
 """`iptables-restore` / `ip6tables-restore` text, meant for `--noflush`.
 
-netc owns the chains NETC_INP, NETC_OUT, NETC_FWX, NETC_FWI, NETC_FWO (filter) and NETC_PRT
-(nat), like libvirt's LIBVIRT_* chains. Declaring a user chain (`:NETC_FWI - [0:0]`) in a
+netc owns the chains NETC_INP, NETC_OUT, NETC_FWX, NETC_FWI, NETC_FWO (filter) and NETC_PRE,
+NETC_LOC, NETC_PRT (nat), like libvirt's LIBVIRT_* chains; all of them are always declared, so
+the teardown never depends on the input. Declaring a user chain (`:NETC_FWI - [0:0]`) in a
 `--noflush` restore creates it or flushes it, so re-loading refills netc's chains atomically per
 table without touching any other rule. Only the jumps from the built-in chains would be duplicated
 by a second load: `setup(..., jumps=False)` leaves them out, which is what `netc apply` does when
