@@ -12,6 +12,7 @@ every class of hand-written rulesets, and every counterexample is re-run concret
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from .classes import Domain
@@ -26,11 +27,26 @@ from .evaluate import (
     lookup,
     plan,
 )
-from .model import Atom, Chain, Field, Hook, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
+from .model import (
+    Atom,
+    Chain,
+    Field,
+    Hook,
+    Intervals,
+    Kind,
+    Names,
+    Nat,
+    ParityError,
+    Path,
+    Rule,
+    Ruleset,
+    Table,
+)
 from .values import resolve_reject
 
 Cube = tuple[int, ...]
 Rewrites = tuple[tuple[Field, object], ...]
+Flow = tuple[Cube, dict, tuple[NatApplied, ...]]  # cube, rewritten fields, NAT bindings so far
 
 
 def popcount(mask: int) -> int:
@@ -50,6 +66,40 @@ class _Res:
     action: object = None  # Action for terminal results
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldIndex:
+    """Lookup tables to turn an atom into a class mask without testing every class."""
+
+    reps: tuple
+    present: int  # classes with a value (the field exists)
+    absent: int  # the class "field missing" (no ports, no oif on input), if any
+    offset: int  # index of the first valued class
+    starts: list | None  # sorted representatives of valued classes (interval fields)
+    names: dict | None  # representative -> class index (interface fields)
+
+
+def _field_index(reps: tuple) -> _FieldIndex:
+    absent = sum(1 << i for i, r in enumerate(reps) if r is None)
+    present = ((1 << len(reps)) - 1) & ~absent
+    valued = [r for r in reps if r is not None]
+    offset = len(reps) - len(valued)
+    starts = names = None
+    if absent in (0, 1) and all(isinstance(r, int) and not isinstance(r, bool) for r in valued):
+        if valued == sorted(valued):
+            starts = valued
+    if all(isinstance(r, str) for r in valued):
+        names = {r: i for i, r in enumerate(reps) if r is not None}
+    return _FieldIndex(reps, present, absent, offset, starts, names)
+
+
+def _slow_mask(atom: Atom, reps: tuple) -> int:
+    m = 0
+    for i, rep in enumerate(reps):
+        if atom.matches(rep):
+            m |= 1 << i
+    return m
+
+
 class SymbolicEngine:
     """Evaluates one ruleset over one domain (path and family)."""
 
@@ -60,16 +110,43 @@ class SymbolicEngine:
         self.needs: dict[int, tuple] = {}
         self.keys: dict[int, tuple] = {}
         self.relevant_cache: dict[tuple, tuple] = {}
+        self.index = [_field_index(fc.reps) for fc in domain.fields]
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
         bridging = not br_netfilter and domain.path is Path.FORWARD
         self.pairs = same_iface_pairs(domain) if bridging else ()
         self.pair_iifs = sum(1 << i for i, _ in self.pairs)
 
     def mask(self, atom: Atom) -> int:
-        m = 0
-        for i, rep in enumerate(self.domain.fields[atom.field].reps):
-            if atom.matches(rep):
-                m |= 1 << i
+        """The classes of `atom.field` whose representative `atom` matches.
+
+        Interval tests are located by bisection and literal names by lookup, so a mask costs
+        O(log classes) rather than one `matches` call per class (thousands with many networks).
+        """
+        test = atom.test
+        index = self.index[atom.field]
+        if isinstance(test, Intervals) and index.starts is not None:
+            starts, offset = index.starts, index.offset
+            m = 0
+            for lo, hi in test.spans:
+                a, b = bisect_left(starts, lo), bisect_right(starts, hi)
+                m |= ((1 << b) - (1 << a)) << offset
+        elif isinstance(test, Names) and index.names is not None:
+            m = 0
+            for p in test.patterns:
+                if p.endswith("*"):
+                    for i, rep in enumerate(index.reps):
+                        if rep is not None and rep.startswith(p[:-1]):
+                            m |= 1 << i
+                else:
+                    i = index.names.get(p)
+                    if i is not None:
+                        m |= 1 << i
+        else:
+            return _slow_mask(atom, index.reps)
+        if atom.negate:
+            m ^= index.present
+        if atom.missing:
+            m |= index.absent
         return m
 
     def need(self, atoms: tuple[Atom, ...]) -> tuple[tuple[tuple[int, int], ...], tuple]:
@@ -232,40 +309,48 @@ class SymbolicEngine:
     def _evaluate(self, cube: Cube, candidate: bool) -> list[tuple[Cube, Outcome]]:
         """One cube that is a bridge candidate in full, or not at all (see `bridge_candidate`)."""
         final: list[tuple[Cube, Outcome]] = []
-        flows: list[tuple[Cube, dict, tuple[NatApplied, ...]]] = [(cube, {}, ())]
-        new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
-        family = self.domain.family
+        flows: list[Flow] = [(cube, {}, ())]
         for hook in self.domain.path.hooks:
-            bridged = candidate and hook is Hook.PREROUTING
-            for stage in self.plans[hook]:
-                nxt: list = []
-                for c, rw, nats in flows:
-                    if stage.nat:
-                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
-                        continue
-                    table, chain = stage.chains[0]
-                    for c2, res in self.run_chain(table, chain, c, rw):
-                        kind = res.kind
-                        if kind is Kind.RETURN:
-                            kind = chain.base.policy
-                        if kind is Kind.ACCEPT:
-                            nxt.append((c2, rw, nats))
-                        elif kind is Kind.DROP:
-                            final.append((c2, _unless_bridged(DROP, nats, bridged)))
-                        elif kind is Kind.REJECT:
-                            reject = resolve_reject(res.action.reject, family)
-                            end = Outcome("reject", reject)
-                            final.append((c2, _unless_bridged(end, nats, bridged)))
-                        else:
-                            raise ParityError(
-                                "NAT statement outside a nat chain", _first_nat_loc(chain)
-                            )
-                flows = _merge_flows(nxt)
-            if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
-                final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
-                flows = [flow for flow in flows if dnatted(flow[2])]
+            flows = self.hook_step(hook, flows, candidate, final)
         final.extend((c, Outcome("accept", None, nats)) for c, _, nats in flows)
         return _merge_final(final)
+
+    def hook_step(self, hook: Hook, flows: list[Flow], candidate: bool, final: list) -> list[Flow]:
+        """Run `flows` through every stage at `hook`; stopped pieces go to `final`.
+
+        Returns the flows that continue to the next hook, merged per (rewrites, NAT bindings).
+        """
+        new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
+        family = self.domain.family
+        bridged = candidate and hook is Hook.PREROUTING
+        for stage in self.plans[hook]:
+            nxt: list = []
+            for c, rw, nats in flows:
+                if stage.nat:
+                    self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
+                    continue
+                table, chain = stage.chains[0]
+                for c2, res in self.run_chain(table, chain, c, rw):
+                    kind = res.kind
+                    if kind is Kind.RETURN:
+                        kind = chain.base.policy
+                    if kind is Kind.ACCEPT:
+                        nxt.append((c2, rw, nats))
+                    elif kind is Kind.DROP:
+                        final.append((c2, _unless_bridged(DROP, nats, bridged)))
+                    elif kind is Kind.REJECT:
+                        reject = resolve_reject(res.action.reject, family)
+                        end = Outcome("reject", reject)
+                        final.append((c2, _unless_bridged(end, nats, bridged)))
+                    else:
+                        raise ParityError(
+                            "NAT statement outside a nat chain", _first_nat_loc(chain)
+                        )
+            flows = _merge_flows(nxt)
+        if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
+            final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
+            flows = [flow for flow in flows if dnatted(flow[2])]
+        return flows
 
     def nat_stage(
         self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final, bridged=False
