@@ -13,9 +13,11 @@ every class of hand-written rulesets, and every counterexample is re-run concret
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from heapq import heappop, heappush
 from dataclasses import dataclass
 
 from .classes import Domain
+from .dispatch import DISPATCH_FIELDS, EntryIndex, build_entry_index
 from .evaluate import (
     ACCEPT,
     DROP,
@@ -109,7 +111,8 @@ class SymbolicEngine:
         self.br_netfilter = br_netfilter
         self.needs: dict[int, tuple] = {}
         self.keys: dict[int, tuple] = {}
-        self.relevant_cache: dict[tuple, tuple] = {}
+        self.chain_index: dict[int, tuple[Chain, EntryIndex]] = {}
+        self.vmap_index: dict[int, tuple[Rule, EntryIndex]] = {}
         self.index = [_field_index(fc.reps) for fc in domain.fields]
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
         bridging = not br_netfilter and domain.path is Path.FORWARD
@@ -201,66 +204,97 @@ class SymbolicEngine:
     def run_chain(
         self, table: Table, chain: Chain, cube: Cube, rw: dict, depth: int = 0
     ) -> list[tuple[Cube, _Res]]:
+        """Partition `cube` by what `chain` does with it.
+
+        Each piece walks the chain on its own (pieces never interact), visiting only the rules
+        the dispatch index says it can meet, in rule order. A piece split off on a narrow field
+        (one bridge, one subnet) looks its rules up afresh; otherwise it keeps its parent's list.
+        So a rule list of N per-network rules costs O(N) for a cube of every network, not N^2.
+        """
         if depth > MAX_DEPTH:
             raise ParityError(f"chain nesting deeper than {MAX_DEPTH} (a loop?)", chain.loc)
+        index = self.chain_index_of(chain)
+        rules = chain.rules
         out: list[tuple[Cube, _Res]] = []
-        pending = [cube]
-        for rule in self.relevant(chain, cube[Field.IIF], cube[Field.OIF]):
-            if not pending:
-                break
-            nxt: list[Cube] = []
-            for c in pending:
-                match, rest = self.split(c, rw, rule.atoms)
-                nxt.extend(rest)
-                if match is None:
-                    continue
+        fell: list[Cube] = []
+        cands = index.lookup(cube, rw)
+        heap: list = [(cands[0], 0, cube, cands, 0)] if cands else []
+        if not cands:
+            fell.append(cube)
+        seq = 0
+        while heap:
+            p, _, c, cands, k = heappop(heap)
+            rule = rules[p]
+            match, cont = self.split(c, rw, rule.atoms)
+            if match is not None:
                 if rule.action.kind is Kind.VMAP:
                     remaining = [match]
-                    for key, entry in rule.action.vmap:
+                    for key, entry in self.vmap_entries(rule, match, rw):
                         left: list[Cube] = []
                         for r in remaining:
                             m2, rest2 = self.split(r, rw, self.key_tuple(key))
                             left.extend(rest2)
                             if m2 is not None:
-                                self.act(table, rule, entry, m2, rw, depth, out, nxt)
+                                self.act(table, rule, entry, m2, rw, depth, out, cont)
                         remaining = left
                         if not remaining:
                             break
-                    nxt.extend(remaining)
+                    cont.extend(remaining)
                 else:
-                    self.act(table, rule, rule.action, match, rw, depth, out, nxt)
-            pending = nxt
-        out.extend((c, _Res(Kind.RETURN)) for c in pending)
+                    self.act(table, rule, rule.action, match, rw, depth, out, cont)
+            for piece in cont:
+                pc, pk = cands, k + 1
+                if piece is not c and len(pc) - pk > 1:
+                    fresh = index.narrow_lookup(piece, rw, len(pc) - pk)
+                    if fresh is not None:
+                        pc, pk = fresh, bisect_right(fresh, p)
+                if pk < len(pc):
+                    seq += 1
+                    heappush(heap, (pc[pk], seq, piece, pc, pk))
+                else:
+                    fell.append(piece)
+        out.extend((c, _Res(Kind.RETURN)) for c in fell)
         return out
 
-    def relevant(self, chain: Chain, iif: int, oif: int) -> tuple[Rule, ...]:
-        """The rules of `chain` that can match some packet with these interface classes.
+    def chain_index_of(self, chain: Chain) -> EntryIndex:
+        """The dispatch index of `chain`'s rules (see `dispatch.py`), built once per chain."""
+        hit = self.chain_index.get(id(chain))
+        if hit is None or hit[0] is not chain:
+            hit = (chain, build_entry_index(chain.rules, self.rule_masks))
+            self.chain_index[id(chain)] = hit
+        return hit[1]
 
-        This is the dispatch-by-interface speed-up: a cube for one bridge only scans that
-        bridge's rules, so N networks cost about N small chains instead of N^2 rule visits.
-        """
-        key = (id(chain), iif, oif)
-        hit = self.relevant_cache.get(key)
-        if hit is not None and hit[0] is chain:
-            return hit[1]
-        keep = []
-        for rule in chain.rules:
-            need, _ = self.need(rule.atoms)
-            masks = dict(need)
-            if not masks.get(Field.IIF, -1) & iif or not masks.get(Field.OIF, -1) & oif:
-                continue
-            if rule.action.kind is Kind.VMAP:
-                union = {Field.IIF: 0, Field.OIF: 0}
-                for key_atom, _ in rule.action.vmap:
-                    kneed = dict(self.need(self.key_tuple(key_atom))[0])
-                    for f in union:
-                        union[f] |= kneed.get(f, -1)
-                if not union[Field.IIF] & iif or not union[Field.OIF] & oif:
-                    continue
-            keep.append(rule)
-        result = tuple(keep)
-        self.relevant_cache[key] = (chain, result)
-        return result
+    def relevant(self, chain: Chain, cube: Cube, rw: dict) -> list[Rule]:
+        """The rules of `chain` that can match some packet of `cube` (see `dispatch.py`)."""
+        rules = chain.rules
+        return [rules[p] for p in self.chain_index_of(chain).lookup(cube, rw)]
+
+    def rule_masks(self, rule: Rule) -> dict:
+        """Per-field masks a rule needs; for a verdict map, also some key must be met."""
+        masks = dict(self.need(rule.atoms)[0])
+        if rule.action.kind is Kind.VMAP:
+            union = {f: 0 for f in DISPATCH_FIELDS}
+            for key_atom, _ in rule.action.vmap:
+                kneed = dict(self.need(self.key_tuple(key_atom))[0])
+                for f in union:
+                    union[f] |= kneed.get(f, -1)
+            for f, m in union.items():
+                if m >= 0:
+                    masks[f] = masks.get(f, -1) & m
+        return masks
+
+    def vmap_entries(self, rule: Rule, cube: Cube, rw: dict) -> list:
+        """The (key, action) entries of a verdict map that can meet `cube`, in order."""
+        hit = self.vmap_index.get(id(rule))
+        if hit is None or hit[0] is not rule:
+            index = build_entry_index(
+                [key for key, _ in rule.action.vmap],
+                lambda key: dict(self.need(self.key_tuple(key))[0]),
+            )
+            hit = (rule, index)
+            self.vmap_index[id(rule)] = hit
+        vmap = rule.action.vmap
+        return [vmap[p] for p in hit[1].lookup(cube, rw)]
 
     def act(self, table, rule: Rule, action, cube: Cube, rw, depth, out, nxt) -> None:
         kind = action.kind
