@@ -8,7 +8,7 @@ every source subnet it masquerades, and N networks give N^2 regions.
 Two rulesets agree on a path if they agree at every hook on every state a packet can enter that
 hook in (a state is: header classes, the fields rewritten so far, the NAT bindings so far), by
 induction along the path. So each hook is decided on its own. Its input is every header class
-(an over-approximation of what the earlier hooks let through) under each (rewrites, bindings)
+(an over-approximation of what the earlier hooks let through, and of what packets exist) under each (rewrites, bindings)
 pair the earlier hooks produce. Nothing here knows how netc names things: the pieces are
 whatever the rule text splits.
 
@@ -57,11 +57,11 @@ def check_domain(
     """Compare `eng_a` and `eng_b` hook by hook over `domain` (see the module docstring)."""
     first = initial_cubes(domain, br_netfilter)
     classes = sum(cube_size(c) for c in first)
-    everything = initial_cubes(domain, True)  # later hooks: no bridge-candidate split needed
-    inputs: list[tuple[Cube, dict, tuple, bool]] = []
-    for cube in first:
-        for piece, candidate in _candidates(eng_a, domain, cube):
-            inputs.append((piece, {}, (), candidate))
+    # Every class of every field at once, even combinations no packet has (ports on icmp, a new
+    # connection already NATed): one cube instead of four, and a difference that only such
+    # combinations show is a suspect, cleared by the exact re-check over real packets.
+    everything = tuple((1 << len(fc)) - 1 for fc in domain.fields)
+    inputs = [(c, {}, (), cand) for c, cand in _candidates(eng_a, domain, everything)]
     regions = 0
     suspects: list[Cube] = []
     hooks = domain.path.hooks
@@ -76,7 +76,7 @@ def check_domain(
                     elif rb[0] == "go":
                         reached.setdefault(rb[1:], (dict(rb[1]), rb[2]))
         if k + 1 < len(hooks):
-            inputs = [(c, rw, nats, False) for rw, nats in reached.values() for c in everything]
+            inputs = [(everything, rw, nats, False) for rw, nats in reached.values()]
     if len(suspects) > MAX_SUSPECTS:
         return HookwiseResult(classes, regions, tuple(first))
     return HookwiseResult(classes, regions, tuple(disjoint(merge_cubes(suspects))))
