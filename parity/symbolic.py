@@ -416,10 +416,24 @@ class SymbolicEngine:
                         final.append((c2, _unless_bridged(end, nats, bridged)))
                     else:  # NAT: first binding at this hook wins
                         nat = res.action.nat
-                        rw2 = self.rewrite(c2, rw, nat)
-                        nxt.append((c2, rw2, nats + (NatApplied(hook, nat),)))
+                        for c3 in _by_ports(c2) if nat.ports is not None else (c2,):
+                            rw2 = self.rewrite(c3, rw, nat)
+                            nxt.append((c3, rw2, nats + (NatApplied(hook, nat),)))
             pending = cont
         nxt.extend((c, rw, nats) for c in pending)
+
+
+def _by_ports(cube: Cube) -> tuple[Cube, ...]:
+    """`cube` split into packets without ports and with ports, so a port NAT rewrites only the
+    latter. Whole-path cubes never mix the two (`initial_cubes`); hook-by-hook inputs do."""
+    none, some = cube[Field.DPORT] & 1, cube[Field.DPORT] & ~1
+    if not none or not some:
+        return (cube,)
+    return (_with_field(cube, Field.DPORT, none), _with_field(cube, Field.DPORT, some))
+
+
+def _with_field(cube: Cube, f: Field, mask: int) -> Cube:
+    return cube[:f] + (mask,) + cube[f + 1 :]
 
 
 def _unless_bridged(outcome: Outcome, nats: tuple[NatApplied, ...], bridged: bool) -> Outcome:
