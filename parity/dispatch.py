@@ -66,32 +66,36 @@ class EntryIndex:
     masks: tuple[tuple[int, ...], ...]  # per entry, one mask per field of `fields`
     fields: tuple[Field, ...]
     per_field: tuple[FieldIndex, ...]
-    cache: dict = field(default_factory=dict, compare=False)  # query -> (cost, entries)
+    cache: dict = field(default_factory=dict, compare=False)  # query -> [cost, field, entries]
 
     def lookup(self, cube: Sequence[int], rw: dict) -> list[int]:
         """Positions of the entries that can meet `cube`, in order."""
-        query = self._query(cube, rw)
-        key = tuple(query)
-        hit = self.cache.get(key)
-        if hit is None:
-            hit = self.cache[key] = self._narrowest(query)
-        if hit[1] is None:
-            found = [p for p in range(len(self.masks)) if self._meets(p, query)]
-            hit = self.cache[key] = (len(self.masks), found)
-        return hit[1]
+        found = self.narrow_lookup(cube, rw, len(self.masks) + 1)
+        assert found is not None
+        return found
 
     def narrow_lookup(self, cube: Sequence[int], rw: dict, limit: int) -> list[int] | None:
-        """Like `lookup`, or None when no field narrows the search below `limit` entries."""
+        """Like `lookup`, or None when no field narrows the search below `limit` entries.
+
+        The entries are only tested once that is known, so declining costs O(fields)."""
         query = self._query(cube, rw)
         key = tuple(query)
         hit = self.cache.get(key)
         if hit is None:
-            hit = self.cache[key] = self._narrowest(query)
-        cost, found = hit
-        return found if cost < limit else None
+            hit = self.cache[key] = [*self._narrowest(query), None]
+        cost, best, found = hit
+        if cost >= limit:
+            return None
+        if found is None:
+            if best < 0:
+                pool = range(len(self.masks))
+            else:
+                pool = candidates(self.per_field[best], query[best])
+            found = hit[2] = [p for p in pool if self._meets(p, query)]
+        return found
 
-    def _narrowest(self, query: list[int]) -> tuple[int, list[int] | None]:
-        """(entries to test, entries that meet) on the field whose index narrows most."""
+    def _narrowest(self, query: list[int]) -> tuple[int, int]:
+        """(entries to test, field) for the field whose index narrows most (-1: none does)."""
         best_cost, best = len(self.masks), -1
         for k, m in enumerate(query):
             if m < 0 or m.bit_count() > NARROW:
@@ -102,10 +106,7 @@ class EntryIndex:
                 cost += len(index.by_class.get(i, ()))
             if cost < best_cost:
                 best_cost, best = cost, k
-        if best < 0:
-            return best_cost, None
-        found = [p for p in candidates(self.per_field[best], query[best]) if self._meets(p, query)]
-        return best_cost, found
+        return best_cost, best
 
     def _query(self, cube: Sequence[int], rw: dict) -> list[int]:
         return [-1 if f in rw else cube[f] for f in self.fields]

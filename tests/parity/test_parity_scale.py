@@ -200,3 +200,23 @@ def test_ipv6_difference_in_many_networks_names_the_family():
     result = same_as_whole_paths(*sides(t["nft"], t["iptables"], t["ip6tables"]))
     assert not result.equivalent
     assert result.counterexamples[0].packet.family is Family.IPV6
+
+
+def test_a_bug_in_every_network_stops_counting_after_a_budget(monkeypatch):
+    """The verdict is certain after the first real difference; re-checking every suspect region
+    of a bug in all N networks would cost N^2, so the count becomes a lower bound."""
+    from netc.parity import equivalence, format_result
+
+    v4 = TEXTS["iptables"].replace(
+        "-p tcp -j MASQUERADE --to-ports 1024-65535", "-p tcp -j MASQUERADE"
+    )
+    a, b = sides(None, v4)
+    exact = verify(a, b)
+    assert not exact.equivalent and exact.unchecked_regions == 0
+    monkeypatch.setattr(equivalence, "RECHECK_BUDGET", 10)
+    bounded = verify(a, b)
+    assert not bounded.equivalent and bounded.unchecked_regions > 0
+    assert 0 < bounded.differing_classes < exact.differing_classes
+    assert "at least" in format_result(bounded)
+    for cx in bounded.counterexamples:
+        assert evaluate(a, cx.packet).outcome != evaluate(b, cx.packet).outcome
