@@ -264,11 +264,6 @@ class SymbolicEngine:
             self.chain_index[id(chain)] = hit
         return hit[1]
 
-    def relevant(self, chain: Chain, cube: Cube, rw: dict) -> list[Rule]:
-        """The rules of `chain` that can match some packet of `cube` (see `dispatch.py`)."""
-        rules = chain.rules
-        return [rules[p] for p in self.chain_index_of(chain).lookup(cube, rw)]
-
     def rule_masks(self, rule: Rule) -> dict:
         """Per-field masks a rule needs; for a verdict map, also some key must be met."""
         masks = dict(self.need(rule.atoms)[0])
