@@ -36,10 +36,11 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
-from .base import Slot, slot
+from .base import Slot, Texts, slot
 
 TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
+_NFPROTO = {family: f"meta nfproto {family.value}" for family in Family}
 # slot -> (base chain, dispatch key, per-network chain name prefix)
 _DISPATCH = {
     Slot.DNAT_ACCEPT: ("forward", "oifname", "fwd_in_"),
@@ -87,6 +88,7 @@ class _Chains:
         # nat base chains that jump to every network's DNAT chain (port forwards are matched by
         # destination, so there is no key to dispatch on).
         self.jumps: dict[str, list[str]] = {"prerouting": [], "nat_output": []}
+        self.text = Texts()
 
     @property
     def empty(self) -> bool:
@@ -100,7 +102,7 @@ class _Chains:
 
     def add(self, intent: Intent) -> None:
         kind = slot(intent)
-        if kind in (Slot.DNAT_PRE, Slot.DNAT_OUT):
+        if kind is Slot.DNAT_PRE or kind is Slot.DNAT_OUT:
             self.dnat(intent, kind)
             return
         if kind is Slot.SOURCE_NAT:
@@ -110,12 +112,15 @@ class _Chains:
                 self.nat_index[key] = self.nat_count.get(intent.network, 0)
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
-            self.chain("postrouting", f"{ip} saddr", str(intent.subnet), name).append(_rule(intent))
+            subnet = self.text(intent.subnet)
+            self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
             return
         base, key, prefix = _DISPATCH[kind]
         name = prefix + intent.network
-        bridge = f'"{intent.bridge}"'
-        self.chain(base, key, bridge, name).append(_rule(intent))
+        rules = self.regular.get(name)
+        if rules is None:
+            rules = self.chain(base, key, f'"{intent.bridge}"', name)
+        rules.append(_rule(intent, self.text))
 
     def dnat(self, intent: Dnat, kind: Slot) -> None:
         base, name = {
@@ -125,7 +130,7 @@ class _Chains:
         if name not in self.regular:
             self.regular[name] = []
             self.jumps[base].append(name)
-        self.regular[name].append(_rule(intent))
+        self.regular[name].append(_rule(intent, self.text))
 
     def render_jumps(self) -> list[str]:
         hooks = {
@@ -167,31 +172,32 @@ class _Chains:
 
 
 def _family(intent: Intent) -> str:
-    return f"meta nfproto {intent.family.value}"
+    return _NFPROTO[intent.family]
 
 
 def _dev(match: str, dev: str | None) -> str:
     return f' {match} "{dev}"' if dev else ""
 
 
-def _rule(intent: Intent) -> str:
+def _rule(intent: Intent, text: Texts) -> str:
+    """One rule; `text` prints the subnets (shared by many intents) once per ruleset."""
     ip = _IP[intent.family]
     match intent:
         case ForwardCross():
             return f'{_family(intent)} iifname "{intent.bridge}" accept'
         case ForwardAllowIn():
             state = " ct state established,related" if intent.established_only else ""
-            return f"{ip} daddr {intent.subnet}{_dev('iifname', intent.in_dev)}{state} accept"
+            return f"{ip} daddr {text(intent.subnet)}{_dev('iifname', intent.in_dev)}{state} accept"
         case ForwardAllowOut():
-            return f"{ip} saddr {intent.subnet}{_dev('oifname', intent.out_dev)} accept"
+            return f"{ip} saddr {text(intent.subnet)}{_dev('oifname', intent.out_dev)} accept"
         case ForwardReject():
             return f"{_family(intent)} reject"
         case HostAccept():
             return f"{_family(intent)} {intent.proto.value} dport {intent.port} accept"
         case NatExclude():
-            return f"{ip} daddr {intent.destination}{_dev('oifname', intent.out_dev)} return"
+            return f"{ip} daddr {text(intent.destination)}{_dev('oifname', intent.out_dev)} return"
         case NatTranslate():
-            head = f"{ip} daddr != {intent.subnet}{_dev('oifname', intent.out_dev)}"
+            head = f"{ip} daddr != {text(intent.subnet)}{_dev('oifname', intent.out_dev)}"
             if intent.proto is not None:
                 head += f" meta l4proto {intent.proto.value}"
             ports = f":{intent.ports.first}-{intent.ports.last}" if intent.ports else ""
