@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from .record import record
 
 from .span import Span
 
@@ -40,7 +40,7 @@ class Mode(enum.Enum):
     ISOLATED = "isolated"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PortRange:
     first: int
     last: int
@@ -52,7 +52,7 @@ class PortRange:
 DEFAULT_NAT_PORTS = PortRange(1024, 65535)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddressRange:
     """An inclusive range of addresses of one family (`first == last` for a single address)."""
 
@@ -64,7 +64,7 @@ class AddressRange:
         return Family.of(self.first)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DhcpHost:
     address: IPAddress
     mac: str | None
@@ -72,7 +72,7 @@ class DhcpHost:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Subnet:
     """One `ip` block: the host's gateway address on the bridge, its prefix, and what it serves."""
 
@@ -97,7 +97,7 @@ class Subnet:
         return bool(self.dhcp_ranges or self.dhcp_hosts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Forward:
     mode: Mode
     dev: str | None
@@ -111,7 +111,7 @@ class Forward:
         return next((r for r in self.nat_addresses if r.family is family), None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PortForward:
     """`expose`: connections to a host port are sent to a guest's port (DNAT).
 
@@ -132,7 +132,7 @@ class PortForward:
         return Family.of(self.target)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostService:
     """One entry of `services { ... }`: a port (range) guests may reach on the host.
 
@@ -147,7 +147,7 @@ class HostService:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostServices:
     """The guest → host allow-list; whatever else guests send to the host is rejected."""
 
@@ -160,7 +160,7 @@ class FilterAction(enum.Enum):
     DENY = "deny"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GuestFilter:
     """`allow` / `deny` of guest traffic to a destination, before the forward mode's defaults.
 
@@ -178,7 +178,7 @@ class GuestFilter:
         return Family.of(self.destination)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Network:
     name: str
     bridge: str
@@ -197,7 +197,7 @@ class Network:
         return tuple(s for s in self.subnets if s.family is family)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Program:
     """Every network of one compilation, in source order."""
 
