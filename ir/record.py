@@ -1,45 +1,76 @@
-"""`@record`: the IR's frozen slotted dataclass, with an `__init__` that is cheap to call.
+"""`@record`: the IR's frozen slotted dataclass, cheaper to define and to construct.
 
-A frozen dataclass's generated `__init__` stores each field with `object.__setattr__` (its own
-`__setattr__` refuses), which is slow: about 2 µs to make a 4-field intent and 3 µs for 8
-fields. Compiling 10,000 networks makes some 300,000 records (spans, subnets, intents), so that
-was a tenth of the compile time. `record` keeps everything `@dataclass(frozen=True, slots=True)`
-gives (fields, `__match_args__`, repr, equality, hash, immutability, pickling, `replace`, the
-same `__init__` signature) and only generates a different `__init__`: one that stores through
-the slots' own descriptors, which does not go through `__setattr__` and is 2 to 3 times faster.
-It is generated instead of dataclass's (`init=False`), so creating the classes costs no more.
+`record` gives a class everything `@dataclass(frozen=True, slots=True)` gives it, with the same
+behaviour: fields, `__match_args__`, `__slots__`, `__init__` with the same signature, `repr`,
+equality, hash, `FrozenInstanceError` on assignment, pickling, `dataclasses.replace`. Only how
+two things are done differs:
+
+* **Constructing.** A frozen dataclass's `__init__` stores each field with
+  `object.__setattr__` (its own `__setattr__` refuses), about 2 µs for a 4-field intent and 3 µs
+  for 8 fields; compiling 10,000 networks makes some 300,000 records. Storing through the slots'
+  own descriptors does not go through `__setattr__` and is 2 to 3 times faster.
+* **Defining.** On Python 3.11 `dataclass` compiles six generated methods per frozen class, and
+  `netc compile` imports about 30 of these classes at every start (~20 ms). Here only `__init__`
+  is compiled (its signature names the fields); `repr`, `==`, `hash` and the frozen
+  `__setattr__`/`__delattr__` are closures over the field names doing what dataclass's code does.
+
+`dataclass` itself still reads the fields and makes the slotted class (`init`, `repr`, `eq` and
+`frozen` off, so it compiles nothing); `__dataclass_params__` and the pickling methods are then
+those of a real frozen slotted dataclass. `tests/test_ir_record.py` compares every IR class with
+what `@dataclass(frozen=True, slots=True)` makes of the same source.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import operator
+import reprlib
 import sys
 from typing import TypeVar
 
 T = TypeVar("T", bound=type)
 
+_MADE_HERE = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Reference:
+    """A real frozen slotted dataclass: its parameters and pickling methods are shared."""
+
+    field: int
+
 
 def record(cls: T) -> T:
     """`@dataclass(frozen=True, slots=True)` for plain records: every field a positional or
-    keyword `__init__` parameter, defaults allowed, no `default_factory` or `__post_init__`."""
+    keyword `__init__` parameter, defaults allowed, nothing `field()` customises, and none of the
+    methods above written by hand (use `@dataclass` for anything else)."""
+    if any(name in cls.__dict__ for name in (*_MADE_HERE, "__post_init__")):
+        raise TypeError(f"{cls.__name__}: @record makes {', '.join(_MADE_HERE)} itself")
     documented = bool(cls.__dict__.get("__doc__"))
-    made = dataclasses.dataclass(frozen=True, slots=True, init=False)(cls)
+    made = dataclasses.dataclass(init=False, repr=False, eq=False, slots=True)(cls)
     fields = dataclasses.fields(made)
-    if "__post_init__" in made.__dict__ or any(
-        not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields
-    ):
-        raise TypeError(f"{made.__name__}: @record supports only plain fields with defaults")
-    made.__init__ = _init(made, fields)
+    for f in fields:
+        plain = f.init and f.repr and f.compare and f.hash is None and not f.kw_only
+        if not plain or f.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"{made.__name__}.{f.name}: @record supports only plain fields")
+    for method in _methods(made, fields):
+        method.__qualname__ = f"{made.__qualname__}.{method.__name__}"
+        setattr(made, method.__name__, method)
+    made.__dataclass_params__ = _Reference.__dataclass_params__
+    made.__getstate__ = _Reference.__getstate__
+    made.__setstate__ = _Reference.__setstate__
     if not documented:  # what dataclass writes when the class has no docstring
         made.__doc__ = made.__name__ + str(inspect.signature(made)).replace(" -> None", "")
     return made
 
 
-def _init(cls: type, fields: tuple[dataclasses.Field, ...]):
-    """`def __init__(self, a, b=DEFAULT): set_a(self, a); set_b(self, b)`, where `set_a` is the
-    slot descriptor's `__set__` (bound once, here)."""
-    closure = {f"__set_{f.name}": cls.__dict__[f.name].__set__ for f in fields}
+def _methods(cls: type, fields: tuple[dataclasses.Field, ...]) -> list:
+    """The six methods. Only `__init__` is compiled (its signature names the fields); it stores
+    through `__set_NAME`, the slot descriptor's `__set__` bound once here. The others are
+    closures over the field names that do what dataclass's generated code does."""
+    names = tuple(f.name for f in fields)
+    closure: dict[str, object] = {f"__set_{name}": cls.__dict__[name].__set__ for name in names}
     params = []
     for f in fields:
         if f.default is dataclasses.MISSING:
@@ -47,15 +78,43 @@ def _init(cls: type, fields: tuple[dataclasses.Field, ...]):
         else:
             closure[f"__default_{f.name}"] = f.default
             params.append(f"{f.name}=__default_{f.name}")
-    body = "".join(f"  __set_{f.name}(self, {f.name})\n" for f in fields) or "  pass\n"
+    stores = "".join(f"  __set_{name}(self, {name})\n" for name in names) or "  pass\n"
     source = (
         f"def __create_fn__({', '.join(closure)}):\n"
-        f" def __init__(self, {', '.join(params)}):\n{body}"
+        f" def __init__(self, {', '.join(params)}):\n{stores}"
         " return __init__\n"
     )
     namespace: dict = {}
     exec(source, sys.modules[cls.__module__].__dict__, namespace)  # noqa: S102 - as dataclasses
-    init = namespace["__create_fn__"](**closure)
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
-    return init
+    __init__ = namespace["__create_fn__"](**closure)
+    __init__.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
+    if len(names) == 1:  # attrgetter of one name gives the value, not a 1-tuple
+        only = operator.attrgetter(names[0])
+        values = lambda self: (only(self),)  # noqa: E731
+    else:
+        values = operator.attrgetter(*names)
+
+    @reprlib.recursive_repr()  # dataclass guards repr against a record that contains itself
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in zip(names, values(self)))
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return values(self) == values(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(values(self))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    return [__init__, __repr__, __eq__, __hash__, __setattr__, __delattr__]
