@@ -58,6 +58,18 @@ _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
 
 
+def _ip_address(text: str) -> IPAddress:
+    """`ipaddress.ip_address`, without first failing to read an IPv6 address as IPv4: that
+    costs an exception per address. Text with a ':' is never IPv4, so the answer is the same;
+    anything IPv6 refuses still goes through `ip_address` for its usual error."""
+    if ":" in text:
+        try:
+            return ipaddress.IPv6Address(text)
+        except ValueError:
+            pass
+    return ipaddress.ip_address(text)
+
+
 def _interface(ip: IPAddress, text: str, prefix: int) -> IPInterface:
     """`ip_interface(f"{ip}/{prefix}")` without printing and re-parsing the address (the most
     expensive step of building a subnet, IPv6 above all). An IPv6 scope (`%eth0`) is kept only
@@ -113,7 +125,7 @@ class Builder:
 
     def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         try:
-            return ipaddress.ip_address(str(token))
+            return _ip_address(str(token))
         except ValueError:
             hint = None
             if "/" in str(token):
@@ -324,7 +336,7 @@ class Builder:
             return None
         address, prefix = value.split("/", 1)
         try:
-            ip = ipaddress.ip_address(address)
+            ip = _ip_address(address)
         except ValueError:
             self.error(token, f"'{shown(address)}' is not an IPv4 or IPv6 address")
             return None

@@ -23,7 +23,16 @@ class Family(enum.Enum):
 
     @classmethod
     def of(cls, value: IPAddress | IPInterface | IPNetwork) -> "Family":
-        return cls.IPV4 if value.version == 4 else cls.IPV6
+        return _family_of(value)
+
+
+# The records' `family` properties are read for every subnet and intent many times over: a plain
+# function and module constants are cheaper than the classmethod and the enum's class attributes.
+_IPV4, _IPV6 = Family.IPV4, Family.IPV6
+
+
+def _family_of(value: IPAddress | IPInterface | IPNetwork) -> Family:
+    return _IPV4 if value.version == 4 else _IPV6
 
 
 class Proto(enum.Enum):
@@ -61,7 +70,7 @@ class AddressRange:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.first)
+        return _family_of(self.first)
 
 
 @record
@@ -86,7 +95,7 @@ class Subnet:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.gateway)
+        return _family_of(self.gateway)
 
     @property
     def network(self) -> IPNetwork:
@@ -129,7 +138,7 @@ class PortForward:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.target)
+        return _family_of(self.target)
 
 
 @record
@@ -175,7 +184,7 @@ class GuestFilter:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.destination)
+        return _family_of(self.destination)
 
 
 @record
