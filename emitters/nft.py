@@ -76,7 +76,7 @@ class _Chains:
 
     def __init__(self) -> None:
         self.regular: dict[str, list[str]] = {}
-        self.nat_index: dict[tuple[str, IPNetwork], int] = {}
+        self.nat_index: dict[tuple[str, str], int] = {}  # (network, subnet text)
         self.nat_count: dict[str, int] = {}  # NAT subnets numbered so far, per network
         # base chain -> (dispatch key expression, [(element, target chain)])
         self.dispatch: dict[str, dict[str, list[tuple[str, str]]]] = {
@@ -107,12 +107,13 @@ class _Chains:
             return
         if kind is Slot.SOURCE_NAT:
             ip = _IP[intent.family]
-            key = (intent.network, intent.subnet)
+            subnet = self.text(intent.subnet)
+            # keyed by the subnet's text: equal exactly when the subnets are, and cheaper to hash
+            key = (intent.network, subnet)
             if key not in self.nat_index:  # subnets numbered per network, in first-seen order
                 self.nat_index[key] = self.nat_count.get(intent.network, 0)
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
-            subnet = self.text(intent.subnet)
             self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
             return
         base, key, prefix = _DISPATCH[kind]
