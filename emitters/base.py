@@ -55,7 +55,7 @@ class Slot(enum.Enum):
 
 # Intent types whose slot does not depend on their fields: looked up by type, which is much
 # cheaper than running the match below for each of the tens of thousands of intents.
-_SLOT_OF_TYPE: dict[type, Slot] = {
+SLOT_OF_TYPE: dict[type, Slot] = {
     ForwardCross: Slot.CROSS,
     ForwardAllowIn: Slot.TO_GUESTS,
     ForwardAllowOut: Slot.FROM_GUESTS,
@@ -74,7 +74,7 @@ _SLOT_OF_TYPE: dict[type, Slot] = {
 
 
 def slot(intent: Intent) -> Slot:
-    kind = _SLOT_OF_TYPE.get(type(intent))
+    kind = SLOT_OF_TYPE.get(type(intent))
     if kind is not None:
         return kind
     match intent:

@@ -36,7 +36,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
-from .base import Slot, Texts, slot
+from .base import SLOT_OF_TYPE, Slot, Texts, slot
 
 TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
@@ -50,6 +50,10 @@ _DISPATCH = {
     Slot.HOST_IN: ("input", "iifname", "host_in_"),
     Slot.HOST_OUT: ("output", "oifname", "host_out_"),
 }
+
+# The same for the intent types whose slot is fixed, looked up by type: the common path of
+# `_Chains.add` then touches no enum (an enum's hash and its class attributes cost a Python call).
+_DISPATCH_OF_TYPE = {t: _DISPATCH[kind] for t, kind in SLOT_OF_TYPE.items() if kind in _DISPATCH}
 
 
 class NftEmitter:
@@ -101,6 +105,10 @@ class _Chains:
         return self.regular[name]
 
     def add(self, intent: Intent) -> None:
+        dispatch = _DISPATCH_OF_TYPE.get(type(intent))
+        if dispatch is not None:
+            self.add_dispatched(intent, dispatch)
+            return
         kind = slot(intent)
         if kind is Slot.DNAT_PRE or kind is Slot.DNAT_OUT:
             self.dnat(intent, kind)
@@ -116,7 +124,11 @@ class _Chains:
             name = f"nat_{intent.network}_{self.nat_index[key]}"
             self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
             return
-        base, key, prefix = _DISPATCH[kind]
+        self.add_dispatched(intent, _DISPATCH[kind])
+
+    def add_dispatched(self, intent: Intent, dispatch: tuple[str, str, str]) -> None:
+        """Into the network's chain for `dispatch` (base chain, key, chain name prefix)."""
+        base, key, prefix = dispatch
         name = prefix + intent.network
         rules = self.regular.get(name)
         if rules is None:
