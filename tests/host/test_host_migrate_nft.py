@@ -30,8 +30,14 @@ def corpus():
         pytest.skip(f"libvirt corpus not found at {CORPUS} (set NETC_LIBVIRT_CORPUS)")
 
 
-def libvirt_base(ns: str, newest: bool = False) -> None:
+def libvirt_base(ns: str, newest: bool = False, host_chains: bool = False) -> None:
     """libvirt's global tables and chains (what it creates once per daemon run)."""
+    if host_chains:  # an early generation (nat-no-dhcp's file) also filtered guest<->host
+        for family in ("ip", "ip6"):
+            for chain, hook in (("guest_to_host", "input"), ("host_to_guest", "output")):
+                base = f"{{ type filter hook {hook} priority 0; policy accept; }}"
+                nsrun(ns, "nft", "add", "table", family, "libvirt_network")
+                nsrun(ns, "nft", "add", "chain", family, "libvirt_network", chain, base)
     for argv in corpus_commands("base.nftables"):
         if argv[:2] == ["nft", "list"]:
             continue
@@ -50,7 +56,7 @@ def libvirt_network(
     newest: bool = False,
 ) -> None:
     """One libvirt network's rules, as libvirt inserts them (its bridge must exist)."""
-    if not os.path.exists(f"/sys/class/net/{bridge}") and bridge not in nsrun(ns, "ip", "link"):
+    if not nsrun(ns, "ip", "link", "show", "dev", bridge, check=False):
         nsrun(ns, "ip", "link", "add", bridge, "type", "bridge")
     for argv in corpus_commands(case):
         if newest and "postroute_mangle" in argv:
@@ -119,6 +125,28 @@ def test_one_network_all_rules_and_both_tables_go(netc, corpus, newest):
     assert netc("doctor").out == ""
     again = netc("migrate", "--to", "nftables")
     assert again.code == 0 and "libvirt: no libvirt_network nft tables" in again.out
+
+
+CASES = sorted(
+    name.removesuffix("-linux.nftables")
+    for name in (os.listdir(CORPUS) if os.path.isdir(CORPUS) else ())
+    if name.endswith("-linux.nftables")
+)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_corpus_network_is_taken_over_from_its_own_xml(netc, corpus, case):
+    """The real take-over: `netc migrate --to nftables X.xml` with libvirt's X running."""
+    ns = netc.ns
+    libvirt_base(ns, host_chains=case == "nat-no-dhcp")
+    libvirt_network(ns, f"{case}-linux.nftables")
+    xml = os.path.join(CORPUS, f"{case}.xml")
+    if not os.path.exists(xml):
+        xml = os.path.join(CORPUS, "inferred", f"{case}.xml")
+    result = netc("migrate", "--to", "nftables", xml)
+    assert result.code == 0, result.err
+    assert "libvirt_network" not in tables(ns), result.out
+    assert netc("status").code == 0
 
 
 def test_two_networks_the_other_one_keeps_its_rules_and_the_tables(netc, corpus):
