@@ -17,7 +17,7 @@ The tables themselves: libvirt creates them once per daemon run and expects them
 (`networkSetupPrivateChains` runs under `virOnce`), so deleting a table that another running
 libvirt network uses would break that network's next start or stop. Both tables are therefore
 deleted only when no libvirt network is left in either of them: every remaining rule is one of
-the `forward` chain's jumps, no base chain drops, and nothing libvirt never creates (a set, a
+the `forward` chain's jumps, no base chain drops, and nothing libvirt does not create (a set, a
 map, a user's chain with rules) is in them. Otherwise both stay, and the report says whose rules
 keep them. libvirt re-creates deleted tables when virtnetworkd (or libvirtd) restarts.
 """
@@ -155,7 +155,8 @@ def summary(plan: Plan) -> list[str]:
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
     else:
-        why = "they hold objects libvirt does not create"
+        why = "they hold what libvirt never creates "
+        "(a set, a map, a base chain that drops)"
     return [f"libvirt: kept table(s) {families}: {why}"]
 
 
