@@ -155,8 +155,7 @@ def summary(plan: Plan) -> list[str]:
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
     else:
-        why = "they hold what libvirt never creates "
-        "(a set, a map, a base chain that drops)"
+        why = "they hold what libvirt never creates (a set, a map, a base chain that drops)"
     return [f"libvirt: kept table(s) {families}: {why}"]
 
 
