@@ -102,10 +102,10 @@ def concerning(rules: Sequence[Rule], networks: Sequence[Network]) -> list[Rule]
     masquerade rules go even when netc gives the bridge another subnet.
     """
     bridges = {net.bridge for net in networks}
-    named = [r for r in rules if bridges & set(r.interfaces)]
+    named = [bool(bridges & set(r.interfaces)) for r in rules]
     subnets = {subnet.network for net in networks for subnet in net.subnets}
-    subnets |= {n for r in named for n in (*r.sources, *r.destinations)}
-    return [r for r in rules if bridges & set(r.interfaces) or subnets & set(r.sources)]
+    subnets |= {n for r, hit in zip(rules, named) if hit for n in (*r.sources, *r.destinations)}
+    return [r for r, hit in zip(rules, named) if hit or subnets & set(r.sources)]
 
 
 def script(plan: Plan) -> str:
@@ -120,13 +120,13 @@ def script(plan: Plan) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+WHAT = f"libvirt's nft rules (table {TABLE})"
+
+
 def check(host: Host, plan: Plan) -> None:
     """Let the kernel check the removal (`nft -c`) before anything changes: a NetcError if not."""
     if not plan.empty:
         host.check(["nft", "-c", "-f", "-"], script(plan), what="checking the removal of " + WHAT)
-
-
-WHAT = f"libvirt's nft rules (table {TABLE})"
 
 
 def remove(host: Host, plan: Plan) -> list[str]:

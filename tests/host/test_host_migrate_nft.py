@@ -195,7 +195,10 @@ def test_status_and_doctor_name_libvirts_rules_until_migrate(netc, corpus):
     libvirt_base(ns)
     libvirt_network(ns)
     libvirt_network(ns, bridge="virbr1", prefix="192.168.100")
-    assert netc("apply", DEFAULT_NET).code == 0  # apply does not take over; migrate does
+    applied = netc("apply", DEFAULT_NET)  # apply does not take over; migrate does
+    assert applied.code == 0
+    assert "note: libvirt's nft table(s) ip libvirt_network still hold" in applied.out
+    assert "`netc migrate --to nftables` removes them" in applied.out
     status = netc("status")
     assert status.code == 1
     mine = len([r for r in rules(ns) if "virbr0" in r or "192.168.122." in r])
