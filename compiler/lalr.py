@@ -182,21 +182,24 @@ def tokens(text: str, skip: Callable[[str, int], int] | None = None) -> Iterator
         pos = end
 
 
-def _position(child: Token | Tree) -> Token | Meta | None:
-    if type(child) is Token:
-        return child
-    return None if child.meta.empty else child.meta
-
-
 def _meta(children: list) -> Meta:
     """Lark's propagated positions: from the first and the last child that has one."""
     meta = Meta()
-    first = next(filter(None, map(_position, children)), None)
-    if first is not None:
-        meta.line, meta.column, meta.start_pos = first.line, first.column, first.start_pos
-        last = next(filter(None, map(_position, reversed(children))))
-        meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
-        meta.empty = False
+    for first in children:
+        if type(first) is not Token:
+            first = None if first.meta.empty else first.meta
+        if first is not None:
+            break
+    else:
+        return meta
+    for last in reversed(children):
+        if type(last) is not Token:
+            last = None if last.meta.empty else last.meta
+        if last is not None:
+            break
+    meta.line, meta.column, meta.start_pos = first.line, first.column, first.start_pos
+    meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
+    meta.empty = False
     return meta
 
 
@@ -214,10 +217,12 @@ def _reduce(states: list[int], values: list, code: int) -> Tree | Token:
     else:
         kept = []
         for index, splice in keep:
-            if splice:
-                kept.extend(children[index].children)
-            else:
+            if not splice:
                 kept.append(children[index])
+            elif kept:
+                kept.extend(children[index].children)
+            else:  # take over the spliced node's list: `x*` grows in place, not quadratically
+                kept = children[index].children
     if expand1 and len(kept) == 1:
         value = kept[0]
     else:
