@@ -32,7 +32,32 @@ NEWLINE = frozenset(TABLES["newline"])
 RETYPE: dict[str, dict[str, str]] = TABLES["retype"]
 LITERALS: dict[str, str] = TABLES["literals"]  # terminal name -> text, for fixed-text terminals
 
+# One alternative per terminal, in the order of Lark's basic lexer: the first that matches wins.
 _SCANNER = re.compile("|".join(f"(?P<{name}>{regexp})" for name, regexp in TABLES["terminals"]))
+
+
+def _skipping_scanner() -> re.Pattern:
+    """Ignored text (spaces, comments) and the token after it in one match, which halves the
+    matches per token. Equivalent to `_SCANNER` token by token: an ignored terminal is skipped
+    only where no terminal before it in the order matches (the lookaheads), the skipping is
+    atomic (no backtracking into a comment to find a word inside it), and where the combined
+    match fails (trailing ignored text, an unreadable character) `tokens` falls back to
+    `_SCANNER`."""
+    skips, before = [], []
+    for name, regexp in TABLES["terminals"]:
+        if name not in IGNORE:
+            before.append(f"(?:{regexp})")
+        elif before:
+            skips.append(f"(?=(?:{regexp}))(?!{'|'.join(before)})(?:{regexp})")
+        else:
+            skips.append(f"(?:{regexp})")
+    token = "|".join(
+        f"(?P<{name}>{regexp})" for name, regexp in TABLES["terminals"] if name not in IGNORE
+    )
+    return re.compile(f"(?>(?:{'|'.join(skips)})*)(?:{token})")
+
+
+_SKIPPING_SCANNER = _skipping_scanner()
 
 
 class Token(str):
@@ -142,43 +167,57 @@ def tokens(text: str, skip: Callable[[str, int], int] | None = None) -> Iterator
     retype = RETYPE.get
     pos, line, line_start, size = 0, 1, 0, len(text)
     while True:
-        # Consecutive matches: finditer stops where no terminal matches (a gap before the next
-        # match, or text left at the end), and scanning restarts after the skipped characters.
-        for found in _SCANNER.finditer(text, pos):
+        # Consecutive matches: finditer stops being useful where the combined match fails (a
+        # gap before the next match); the single-terminal scanner takes over from there.
+        for found in _SKIPPING_SCANNER.finditer(text, pos):
             if found.start() != pos:
                 break
-            kind, end = found.lastgroup, found.end()
-            if kind in NEWLINE:
-                newlines = text.count("\n", pos, end)
-                if newlines:
-                    start_line, start_column = line, pos - line_start + 1
-                    line += newlines
-                    line_start = text.rindex("\n", pos, end) + 1
-                    if kind not in IGNORE:
-                        yield Token(kind, found.group(), pos, start_line, start_column, line,
-                                    end - line_start + 1, end)  # fmt: skip
-                    pos = end
-                    continue
-            if kind not in IGNORE:
-                value = found.group()
-                words = retype(kind)
-                if words is not None:
-                    kind = words.get(value, kind)
-                column = pos - line_start + 1
-                yield Token(kind, value, pos, line, column, line, column + end - pos, end)
+            kind = found.lastgroup
+            start, end = found.span(kind)
+            if start != pos and (newlines := text.count("\n", pos, start)):
+                line += newlines
+                line_start = text.rindex("\n", pos, start) + 1
+            value = found.group(kind)
+            words = retype(kind)
+            if words is not None:
+                kind = words.get(value, kind)
+            column = start - line_start + 1
+            if kind in NEWLINE and (newlines := value.count("\n")):
+                start_line = line
+                line += newlines
+                line_start = start + value.rindex("\n") + 1
+                yield Token(kind, value, start, start_line, column, line,
+                            end - line_start + 1, end)  # fmt: skip
+            else:
+                yield Token(kind, value, start, line, column, line, column + end - start, end)
             pos = end
         if pos >= size:
             return
-        length = max(skip(text, pos), 1) if skip is not None else 1
-        fault = LexFault(pos, line, pos - line_start + 1, length)
-        if skip is None:
-            raise fault
-        yield fault
-        end = min(pos + length, size)
-        newlines = text.count("\n", pos, end)
-        if newlines:
+        found = _SCANNER.match(text, pos)
+        if found is not None:
+            kind, end = found.lastgroup, found.end()
+        else:
+            end = pos + (max(skip(text, pos), 1) if skip is not None else 1)
+            fault = LexFault(pos, line, pos - line_start + 1, end - pos)
+            if skip is None:
+                raise fault
+            yield fault
+            kind, end = None, min(end, size)
+        if kind is not None and kind not in IGNORE:
+            # a token the combined match did not reach: it is followed by something unreadable
+            value = found.group()
+            words = retype(kind)
+            if words is not None:
+                kind = words.get(value, kind)
+            token = Token(kind, value, pos, line, pos - line_start + 1, line, 0, end)
+        else:
+            token = None
+        if newlines := text.count("\n", pos, end):
             line += newlines
             line_start = text.rindex("\n", pos, end) + 1
+        if token is not None:
+            token.end_line, token.end_column = line, end - line_start + 1
+            yield token
         pos = end
 
 
@@ -203,30 +242,59 @@ def _meta(children: list) -> Meta:
     return meta
 
 
-def _reduce(states: list[int], values: list, code: int) -> Tree | Token:
-    """Apply the reduction `code` (an action below 0) to the stacks; returns the new value."""
-    origin, name, size, keep, expand1 = RULES[-1 - code]
+def _reducer(origin: str, name: str, size: int, keep: list | None, expand1: bool):
+    """A function building rule's node from its children (Lark's tree builder for that rule)."""
+    if keep is None and not expand1:
+        return lambda children: Tree(name, children, _meta(children))
+    if keep is None:
+        return lambda children: (
+            children[0] if len(children) == 1 else Tree(name, children, _meta(children))
+        )
+
+    def build(children: list) -> Tree | Token:
+        kept: list = []
+        for index, splice in keep:
+            if splice:
+                kept += children[index].children
+            else:
+                kept.append(children[index])
+        if expand1 and len(kept) == 1:
+            return kept[0]
+        return Tree(name, kept, _meta(children))
+
+    return build
+
+
+def _grows(keep: list | None) -> bool:
+    """`x*` as Lark expands it: `_x_star: _x_star x`, the first child spliced, the second kept."""
+    return keep == [[0, True], [1, False]]
+
+
+_REDUCERS = [
+    (origin, size, _reducer(origin, name, size, keep, expand1), _grows(keep) and not expand1)
+    for origin, name, size, keep, expand1 in RULES
+]
+
+
+def _reduce(states: list[int], values: list, code: int, in_place: bool) -> Tree | Token:
+    """Apply the reduction `code` (an action below 0) to the stacks; returns the new value.
+
+    `in_place`: a repetition `x*` appends to the node built so far instead of building a new
+    one (linear instead of quadratic in its length). Only for a parser that is never copied: a
+    copy shares the node, which would then grow in both."""
+    origin, size, build, grows = _REDUCERS[-1 - code]
     if size:
         children = values[-size:]
         del values[-size:]
         del states[-size:]
     else:
         children = []
-    if keep is None:
-        kept = children
+    if in_place and grows:
+        value, item = children
+        value.children.append(item)
+        value.meta = _meta(children)
     else:
-        kept = []
-        for index, splice in keep:
-            if not splice:
-                kept.append(children[index])
-            elif kept:
-                kept.extend(children[index].children)
-            else:  # take over the spliced node's list: `x*` grows in place, not quadratically
-                kept = children[index].children
-    if expand1 and len(kept) == 1:
-        value = kept[0]
-    else:
-        value = Tree(name, kept, _meta(children))
+        value = build(children)
     states.append(GOTO[states[-1]][origin])
     values.append(value)
     return value
@@ -271,7 +339,7 @@ class Parser:
                 states.append(code)
                 values.append(token)
                 return None
-            value = _reduce(states, values, code)
+            value = _reduce(states, values, code, False)
             if states[-1] == END and kind == "$END":
                 return value
 
@@ -298,7 +366,7 @@ def parse(text: str) -> Tree:
                 states.append(code)
                 values.append(token)
                 break
-            _reduce(states, values, code)
+            _reduce(states, values, code, True)
     tree = Parser(states, values).feed(end_token(token))
     assert tree is not None
     return tree
