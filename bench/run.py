@@ -313,6 +313,7 @@ def startup_figures(work: Path, runs: int) -> dict:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         if value:
             env["PYTHONDONTWRITEBYTECODE"] = value
+            drop_bytecode(ROOT)  # .pyc files left by earlier runs would still be read
         else:  # write the .pyc files once (netc's own, the standalone modules)
             for argv in probes.values():
                 subprocess.run(argv, env=env, capture_output=True)
@@ -322,6 +323,13 @@ def startup_figures(work: Path, runs: int) -> dict:
             + ", ".join(f"{k} {v * 1000:.0f}ms" for k, v in results[mode].items())
         )
     return results
+
+
+def drop_bytecode(root: Path) -> None:
+    """Remove the `__pycache__` folders of a source tree (an editable install's .pyc files)."""
+    for cache in sorted(root.rglob("__pycache__"), reverse=True):
+        if ".git" not in cache.parts:
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 def _time_probes(probes: dict[str, list[str]], env: dict, runs: int, work: Path) -> dict:
