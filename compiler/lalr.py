@@ -303,13 +303,19 @@ def _reduce(states: list[int], values: list, code: int, in_place: bool) -> Tree 
 
 
 class Parser:
-    """The LALR parser's stacks: feed tokens one by one; cheap to copy for trying tokens out."""
+    """The LALR parser's stacks: feed tokens one by one; cheap to copy for trying tokens out.
 
-    __slots__ = ("states", "values")
+    `in_place` (see `_reduce`) is for a parser that is never copied: `parse` uses it; copies
+    never do."""
 
-    def __init__(self, states: list[int] | None = None, values: list | None = None) -> None:
+    __slots__ = ("states", "values", "in_place")
+
+    def __init__(
+        self, states: list[int] | None = None, values: list | None = None, in_place: bool = False
+    ) -> None:
         self.states = [START] if states is None else states
         self.values = [] if values is None else values
+        self.in_place = in_place
 
     def copy(self) -> Parser:
         return Parser(self.states.copy(), self.values.copy())
@@ -341,7 +347,7 @@ class Parser:
                 states.append(code)
                 values.append(token)
                 return None
-            value = _reduce(states, values, code, False)
+            value = _reduce(states, values, code, self.in_place)
             if states[-1] == END and kind == "$END":
                 return value
 
@@ -355,20 +361,11 @@ def end_token(last: Token | None) -> Token:
 
 def parse(text: str) -> Tree:
     """Parse a whole text; raises LexFault or UnexpectedToken at the first error."""
-    states: list[int] = [START]
-    values: list = []
+    parser = Parser(in_place=True)
+    feed = parser.feed
     token = None
     for token in tokens(text):
-        kind = token.type
-        while True:  # Parser.feed, inlined: this loop is most of netc's parse time
-            code = ACTIONS[states[-1]].get(kind)
-            if code is None:
-                raise UnexpectedToken(token)
-            if code >= 0:
-                states.append(code)
-                values.append(token)
-                break
-            _reduce(states, values, code, True)
-    tree = Parser(states, values).feed(end_token(token))
+        feed(token)
+    tree = feed(end_token(token))
     assert tree is not None
     return tree
