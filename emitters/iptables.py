@@ -68,6 +68,7 @@ _SLOT_CHAIN = {
     Slot.DNAT_OUT: "NETC_LOC",
 }
 _REJECT = {Family.IPV4: "icmp-port-unreachable", Family.IPV6: "icmp6-port-unreachable"}
+_REJECT_RULE = {family: f"-j REJECT --reject-with {how}" for family, how in _REJECT.items()}
 
 
 class IptablesEmitter:
@@ -147,7 +148,7 @@ def _rule(intent: Intent, text: Texts) -> str:
                 return f"{head} -j MASQUERADE" + (f" --to-ports {ports}" if ports else "")
             target = _addresses(intent.to_addresses) + (f":{ports}" if ports else "")
             return f"{head} -j SNAT --to-source {target}"
-    return _policy_rule(intent)
+    return _policy_rule(intent, text)
 
 
 def _addresses(rng: AddressRange) -> str:
@@ -191,8 +192,8 @@ def _dst(prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" -d {prefix}"  # iptables-save omits -d 0.0.0.0/0
 
 
-def _policy_rule(intent: Intent) -> str:
-    reject = f"-j REJECT --reject-with {_REJECT[intent.family]}"
+def _policy_rule(intent: Intent, text: Texts) -> str:
+    reject = _REJECT_RULE[intent.family]
     match intent:
         case Dnat():
             if intent.host_address is not None:
@@ -215,7 +216,7 @@ def _policy_rule(intent: Intent) -> str:
         case NatHairpin():
             l4 = _l4(intent.proto, intent.target_ports)
             return (
-                f"-s {intent.subnet} -d {_host(intent.target)} -o {intent.bridge}{l4} "
+                f"-s {text(intent.subnet)} -d {_host(intent.target)} -o {intent.bridge}{l4} "
                 "-m conntrack --ctstate DNAT -j MASQUERADE"
             )
         case ForwardCrossEstablished():
@@ -225,7 +226,8 @@ def _policy_rule(intent: Intent) -> str:
         case ForwardFilter():
             l4 = _l4(intent.proto, intent.ports)
             verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
-            return f"-s {intent.subnet}{_dst(intent.destination)} -i {intent.bridge}{l4} {verdict}"
+            where = f"-s {text(intent.subnet)}{_dst(intent.destination)}"
+            return f"{where} -i {intent.bridge}{l4} {verdict}"
         case HostAcceptEstablished():
             return f"-i {intent.bridge} {_ESTABLISHED} -j ACCEPT"
         case HostAcceptIcmp():

@@ -217,7 +217,7 @@ def _rule(intent: Intent, text: Texts) -> str:
             if intent.to_addresses is None:
                 return f"{head} masquerade" + (f" to {ports}" if ports else "")
             return f"{head} snat {ip} to {_addresses(intent.to_addresses, bool(ports))}{ports}"
-    return _policy_rule(intent)
+    return _policy_rule(intent, text)
 
 
 # -- beyond libvirt (issue 8) -----------------------------------------------------------------
@@ -243,7 +243,7 @@ def _daddr(ip: str, prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" {ip} daddr {prefix}"
 
 
-def _policy_rule(intent: Intent) -> str:
+def _policy_rule(intent: Intent, text: Texts) -> str:
     ip = _IP[intent.family]
     match intent:
         case Dnat():
@@ -271,7 +271,7 @@ def _policy_rule(intent: Intent) -> str:
         case ForwardIsolate():
             return f'{_family(intent)} iifname "{intent.bridge}" reject'
         case ForwardFilter():
-            match = f"{ip} saddr {intent.subnet}{_daddr(ip, intent.destination)}"
+            match = f"{ip} saddr {text(intent.subnet)}{_daddr(ip, intent.destination)}"
             return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
         case HostAcceptEstablished():
             return f"{_family(intent)} ct state established,related accept"
