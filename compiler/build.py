@@ -225,6 +225,8 @@ class Builder:
         dns, ipv6_guests = True, False
         ok = True
         for stmt in stmts:
+            if stmt.data not in _CORE_STATEMENTS:
+                continue  # read by `policy` below (a file may hold thousands of `allow`s)
             try:
                 if stmt.data == "bridge" and self.once(seen, "bridge", stmt, f"network '{name}'"):
                     bridge = self.checked(stmt.children[0], names.interface_problem)
@@ -570,10 +572,11 @@ class Builder:
         into = build_policy.empty_policy()
         seen: dict[str, Tree] = {}
         ok = True
+        statements, read = build_policy.STATEMENTS, build_policy.build_policy
         for stmt in stmts:
-            if stmt.data in build_policy.STATEMENTS:
+            if stmt.data in statements:
                 try:
-                    build_policy.build_policy(self, stmt, name, forward, subnets, seen, into)
+                    read(self, stmt, name, forward, subnets, seen, into)
                 except _Invalid:
                     ok = False
         if not ok:
