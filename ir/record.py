@@ -6,13 +6,15 @@ equality, hash, `FrozenInstanceError` on assignment, pickling, `dataclasses.repl
 two things are done differs:
 
 * **Constructing.** A frozen dataclass's `__init__` stores each field with
-  `object.__setattr__` (its own `__setattr__` refuses), about 2 µs for a 4-field intent and 3 µs
-  for 8 fields; compiling 10,000 networks makes some 300,000 records. Storing through the slots'
-  own descriptors does not go through `__setattr__` and is 2 to 3 times faster.
+  `object.__setattr__` (its own `__setattr__` refuses); compiling 10,000 networks makes over
+  250,000 records (spans, subnets, intents). Storing through the slots' own descriptors does not
+  go through `__setattr__`: an 8-field intent is made in 0.76 µs instead of 1.10 µs, and lowering
+  1,000 networks takes a fifth less time.
 * **Defining.** On Python 3.11 `dataclass` compiles six generated methods per frozen class, and
-  `netc compile` imports about 30 of these classes at every start (~20 ms). Here only `__init__`
-  is compiled (its signature names the fields); `repr`, `==`, `hash` and the frozen
+  `netc compile` imports about 30 of these classes at every start. Here only `__init__` is
+  compiled (its signature names the fields); `repr`, `==`, `hash` and the frozen
   `__setattr__`/`__delattr__` are closures over the field names doing what dataclass's code does.
+  Defining the intents takes 4 ms instead of 12, the model 3 ms instead of 7.
 
 `dataclass` itself still reads the fields and makes the slotted class (`init`, `repr`, `eq` and
 `frozen` off, so it compiles nothing); `__dataclass_params__` and the pickling methods are then
