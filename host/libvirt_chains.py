@@ -20,7 +20,9 @@ start it). So the decision is taken over both families at once: while any rule o
 libvirt network (anything in a LIBVIRT_* chain that is not netc's) remains in either family,
 every LIBVIRT_* chain and jump stays in both; once none remains, they all go, and the report says
 to restart virtnetworkd (or libvirtd) before starting a libvirt network again, since libvirt
-creates them once per run. This is the rule libvirt_nft.py applies to `ip/ip6 libvirt_network`.
+creates them once per run. They also stay when something jumps to them that libvirt never adds
+(deleting the chains would take someone else's rule with them). This is the rule libvirt_nft.py
+applies to `ip/ip6 libvirt_network`.
 
 Each family is one `iptables-restore --noflush` step, committed table by table. `iptables-restore --test` checks both
 before anything changes: iptables-legacy also checks that every deleted rule exists,
@@ -48,17 +50,28 @@ WHAT = "libvirt's {tool} rules (LIBVIRT_* chains)"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# The jumps libvirt inserts, once per run, in both families (base.iptables in libvirt's tests).
+LIBVIRT_JUMPS = {
+    (table, parent, f"-j {chain}")
+    for table, parent, chain in (
+        ("filter", "INPUT", "LIBVIRT_INP"),
+        ("filter", "OUTPUT", "LIBVIRT_OUT"),
+        ("filter", "FORWARD", "LIBVIRT_FWO"),
+        ("filter", "FORWARD", "LIBVIRT_FWI"),
+        ("filter", "FORWARD", "LIBVIRT_FWX"),
+        ("nat", "POSTROUTING", "LIBVIRT_PRT"),
+        ("mangle", "POSTROUTING", "LIBVIRT_PRT"),
+    )
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule in one of libvirt's LIBVIRT_* chains."""
+    """One rule of a family's table: in a LIBVIRT_* chain, or jumping to one."""
 
     tool: str  # "iptables" | "ip6tables"
     table: str  # "filter" | "nat" | "mangle"
     rule: iptables_save.Rule
-
-    def describe(self) -> str:
-        return f"{self.tool} {self.table} rule: -A {self.rule.chain} {self.rule.spec}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +81,6 @@ class Family:
     tool: str
     tables: tuple[iptables_save.Table, ...]
 
-    def chains(self) -> list[str]:
-        return sorted({c.name for t in self.tables for c in t.chains if _owned(c.name)})
-
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -79,6 +89,7 @@ class Plan:
     families: tuple[Family, ...]  # the families that have LIBVIRT_* chains
     ours: tuple[Rule, ...]  # rules for netc's bridges and subnets: deleted
     kept: tuple[Rule, ...]  # other libvirt networks' rules: they keep the chains, both families
+    foreign: tuple[Rule, ...]  # jumps into the chains that libvirt never adds: they keep them too
     drop_chains: bool  # no libvirt network left in either family: chains and jumps go too
 
     @property
@@ -90,22 +101,25 @@ def find(host: Host, networks: Sequence[Network]) -> Plan:
     """Read both families' tables and decide what taking over these networks removes."""
     backend = IptablesBackend(host)
     if not available(backend):
-        return Plan((), (), (), False)
+        return Plan((), (), (), (), False)
     families = []
     for tool in TOOLS:
         tables = tuple(backend.save(tool).values())
         if any(_owned(c.name) for t in tables for c in t.chains):
             families.append(Family(tool, tables))
-    rules = [
-        Rule(f.tool, t.name, r)
-        for f in families
-        for t in f.tables
-        for r in t.rules
-        if _owned(r.chain)
-    ]
+    everything = [Rule(f.tool, t.name, r) for f in families for t in f.tables for r in t.rules]
+    rules = [r for r in everything if _owned(r.rule.chain)]
     ours = tuple(concerning(rules, networks))
     kept = tuple(r for r in rules if r not in ours)
-    return Plan(tuple(families), ours, kept, bool(families) and not kept)
+    foreign = tuple(
+        r
+        for r in everything
+        if not _owned(r.rule.chain)
+        and _owned(r.rule.target or "")
+        and (r.table, r.rule.chain, r.rule.spec) not in LIBVIRT_JUMPS
+    )
+    drop = bool(families) and not kept and not foreign
+    return Plan(tuple(families), ours, kept, foreign, drop)
 
 
 def concerning(rules: Sequence[Rule], networks: Sequence[Network]) -> list[Rule]:
@@ -167,12 +181,17 @@ def summary(plan: Plan) -> list[str]:
     if not plan.families:
         return []
     tools = " and ".join(f.tool for f in plan.families)
-    bridges = sorted({i for r in plan.kept for i in r.rule.interfaces()})
-    whose = f" (bridges {', '.join(bridges)})" if bridges else ""
-    return [
-        f"libvirt: kept its LIBVIRT_* chains in {tools}: {len(plan.kept)} rule(s) of other "
-        f"libvirt networks{whose} still in them"
-    ]
+    if plan.kept:
+        bridges = sorted({i for r in plan.kept for i in r.rule.interfaces()})
+        whose = f" (bridges {', '.join(bridges)})" if bridges else ""
+        why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
+    else:
+        jump = plan.foreign[0]
+        why = (
+            f"{len(plan.foreign)} jump(s) libvirt never adds lead to them (e.g. {jump.tool} "
+            f"{jump.table} `-A {jump.rule.chain} {jump.rule.spec}`)"
+        )
+    return [f"libvirt: kept its LIBVIRT_* chains in {tools}: {why}"]
 
 
 def leftovers(host: Host, networks: Sequence[Network]) -> Leftovers | None:
