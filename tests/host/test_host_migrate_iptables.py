@@ -15,7 +15,7 @@ import re
 import pytest
 
 import netc.host.libvirt_chains as libvirt_chains
-from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot
+from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot, write
 from kernel_support import nsrun
 
 pytestmark = pytest.mark.kernel
@@ -132,6 +132,45 @@ def test_one_network_all_rules_chains_and_jumps_go_in_both_families(netc, flavou
     assert netc("doctor").out == ""
     again = netc("migrate", "--to", "nftables")
     assert again.code == 0 and "libvirt: no LIBVIRT_* iptables chains\n" in again.out
+
+
+def _cases() -> list[str]:
+    if not os.path.isdir(CORPUS):
+        return []
+    found = os.listdir(CORPUS) + os.listdir(os.path.join(CORPUS, "inferred"))
+    return sorted(n.removesuffix("-linux.iptables") for n in found if n.endswith("-linux.iptables"))
+
+
+@pytest.mark.parametrize("case", _cases())
+def test_every_corpus_network_is_taken_over_from_its_own_xml(netc, flavour, case):
+    """The real take-over: `netc migrate --to nftables X.xml` with libvirt's X running."""
+    ns = netc.ns
+    libvirt_base(ns, flavour)
+    rules = f"{case}-linux.iptables"
+    libvirt_network(
+        ns, flavour, rules if os.path.exists(os.path.join(CORPUS, rules)) else f"inferred/{rules}"
+    )
+    xml = os.path.join(CORPUS, f"{case}.xml")
+    if not os.path.exists(xml):
+        xml = os.path.join(CORPUS, "inferred", f"{case}.xml")
+    result = netc("migrate", "--to", "nftables", xml)
+    assert result.code == 0, result.err
+    assert libvirt_lines(ns, flavour) == [], result.out
+    assert netc("status").code == 0
+
+
+def test_libvirts_subnet_goes_even_when_netc_gives_the_bridge_another(netc, flavour, tmp_path):
+    ns = netc.ns
+    libvirt_base(ns, flavour)
+    libvirt_network(ns, flavour)  # libvirt: virbr0 with 192.168.122.0/24
+    path = write(tmp_path / "n.net", open(DEFAULT_NET).read().replace("192.168.122", "10.9.8"))
+    result = netc("migrate", "--to", "nftables", path)
+    assert result.code == 0, result.err
+    assert libvirt_lines(ns, flavour) == []  # the masquerades for 192.168.122.0/24 went too
+    assert (
+        "removed libvirt's iptables nat rule: -A LIBVIRT_PRT -s 192.168.122.0/24 -d 224.0.0.0/24 "
+        "-j RETURN\n" in result.out
+    )
 
 
 @pytest.mark.parametrize("other", [NAT_DEFAULT, NAT_IPV6], ids=["other-ipv4", "other-ipv6"])
