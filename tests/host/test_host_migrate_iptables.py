@@ -303,11 +303,11 @@ def test_back_to_libvirt(netc, flavour, beside):
 BAD = "*filter\n-D LIBVIRT_FWO -i nosuch0 -j ACCEPT\nCOMMIT\n"
 
 
+@pytest.mark.parametrize("flavour", ["legacy"], ids=["iptables-legacy"], indirect=True)
 def test_refused_removal_changes_nothing(netc, flavour, monkeypatch):
     """iptables-legacy's `--test` finds a deletion of a rule that is not there: nothing changes.
-    (iptables-nft's `--test` checks only the syntax; see the next test for that case.)"""
-    if flavour != "legacy":
-        pytest.skip("iptables-nft-restore --test does not look for the rules it deletes")
+    (iptables-nft-restore's `--test` checks only the syntax, not that the deleted rules exist;
+    the next test covers a removal that fails only when carried out.)"""
     ns = netc.ns
     libvirt_base(ns, flavour)
     libvirt_network(ns, flavour)
@@ -399,3 +399,30 @@ def test_packets_follow_netc_not_libvirt_after_migrate(
     out = under_netc[("guest", f"tcp/{wan}/8080")]
     assert out.ok and out.peer == guest, str(out)  # routed: the guest's own address
     assert under_netc[("wan", f"tcp/{guest}/22")].ok  # routed, stateless inbound (as libvirt)
+
+
+def test_ipv6_removal_failing_after_ipv4_says_so_and_retry_finishes(netc, flavour, monkeypatch):
+    ns = netc.ns
+    libvirt_base(ns, flavour)
+    libvirt_network(ns, flavour, NAT_IPV6)
+    good = libvirt_chains.script
+    calls: list[str] = []
+
+    def ip6_fails_when_removing(plan, tool):
+        calls.append(tool)
+        removing = tool == "ip6tables" and calls.count(tool) > 1
+        return (BAD if removing else "") + good(plan, tool)
+
+    monkeypatch.setattr(libvirt_chains, "script", ip6_fails_when_removing)
+    result = netc("migrate", "--to", "nftables", DEFAULT_NET)
+    assert result.code == 2
+    assert "removing libvirt's ip6tables rules (LIBVIRT_* chains) failed" in result.err
+    assert "(the iptables part is done)" in result.err, result.err
+    left = libvirt_lines(ns, flavour)
+    assert left and all(line.startswith("ip6tables ") for line in left)
+
+    monkeypatch.setattr(libvirt_chains, "script", good)
+    retry = netc("migrate", "--to", "nftables")
+    assert retry.code == 0, retry.err
+    assert "removed libvirt's ip6tables filter chain: LIBVIRT_FWO" in retry.out
+    assert libvirt_lines(ns, flavour) == []
