@@ -4,14 +4,20 @@ Why its own program: the firewall's effect is only visible from the other side. 
 the peer address and port it saw (what proves masquerading and port remapping), and the client
 reports whether it got through; "blocked" means the client failed *and* the server saw nothing.
 
-    probe.py serve --log FILE tcp/8080 udp/53 ...
+    probe.py serve --log FILE tcp/8080 udp/53 icmp ...
         Listens on every spec, on 0.0.0.0 and :: (v6only), prints "ready" once bound. Each
         connection or datagram carries a token; the server appends one JSON line
         {"token", "proto", "port", "peer", "sport"} to FILE, then answers with the same line.
-    probe.py client [--timeout S] tcp/HOST/PORT[/SPORT] udp/HOST/PORT[/SPORT] ...
+        `icmp` opens raw ICMP and ICMPv6 sockets and logs every echo request carrying a token
+        (port 0, sport = the echo identifier); the kernel itself sends the echo reply.
+    probe.py client [--timeout S] tcp/HOST/PORT[/SPORT] udp/HOST/PORT[/SPORT] icmp/HOST ...
         Runs the probes in order, printing one JSON line each:
         {"spec", "token", "result": "ok"|"refused"|"timeout"|"unreachable"|"error: ...",
-         "seen": {...} or null, "ms": duration}. A broadcast HOST (255.255.255.255) is sent unconnected.
+         "seen": {...} or null, "by": ADDR or null, "ms": duration}. A broadcast HOST
+        (255.255.255.255) is sent unconnected. `icmp/HOST` sends one echo request (raw socket,
+        needs root) and waits for its reply or an ICMP error about it. "by" is the address an
+        ICMP error (or the echo reply) came from: it tells a far end's port unreachable,
+        brought back through NAT, from the host's own reject.
 """
 
 from __future__ import annotations
@@ -34,10 +40,20 @@ IP_RECVERR = getattr(socket, "IP_RECVERR", 11)
 IPV6_RECVERR = getattr(socket, "IPV6_RECVERR", 25)
 
 
+class Refused(ConnectionRefusedError):
+    """A refusal (ICMP port unreachable or RST) with the address the ICMP error came from."""
+
+    def __init__(self, by: str | None) -> None:
+        super().__init__(errno.ECONNREFUSED, os.strerror(errno.ECONNREFUSED))
+        self.by = by
+
+
 def _parse_spec(spec: str) -> tuple[str, str, int, int | None]:
     parts = spec.split("/")
+    if parts[0] == "icmp" and len(parts) == 2:
+        return "icmp", parts[1], 0, None
     if parts[0] not in ("tcp", "udp") or len(parts) not in (3, 4):
-        raise SystemExit(f"bad probe spec {spec!r}: want tcp|udp/HOST/PORT[/SPORT]")
+        raise SystemExit(f"bad probe spec {spec!r}: want tcp|udp/HOST/PORT[/SPORT] or icmp/HOST")
     sport = int(parts[3]) if len(parts) == 4 else None
     return parts[0], parts[1], int(parts[2]), sport
 
@@ -76,9 +92,41 @@ def _reply_from(ancdata: list) -> list:
     return []
 
 
+ICMP_ECHO = {socket.AF_INET: (8, 0), socket.AF_INET6: (128, 129)}  # (request, reply) types
+# ICMP error types whose body quotes the offending packet: v4 unreachable, time exceeded,
+# parameter problem; v6 unreachable, too big, time exceeded, parameter problem
+ICMP_ERRORS = {socket.AF_INET: (3, 11, 12), socket.AF_INET6: (1, 2, 3, 4)}
+PORT_UNREACHABLE = {socket.AF_INET: 3, socket.AF_INET6: 4}
+
+
+def _icmp_socket(family: int) -> socket.socket:
+    proto = socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP
+    return socket.socket(family, socket.SOCK_RAW, proto)
+
+
+def _icmp_body(family: int, data: bytes) -> bytes:
+    """The ICMP message of a raw datagram (IPv4 raw sockets include the IP header)."""
+    return data[(data[0] & 0x0F) * 4 :] if family == socket.AF_INET else data
+
+
+def _serve_icmp(log, sock: socket.socket) -> None:
+    data, peer = sock.recvfrom(2048)
+    body = _icmp_body(sock.family, data)
+    if len(body) < 8 or body[0] != ICMP_ECHO[sock.family][0]:
+        return
+    ident = struct.unpack("!H", body[4:6])[0]
+    token = body[8:].decode(errors="replace").strip()
+    if token:
+        _record(log, token, "icmp", 0, (peer[0], ident))
+
+
 def serve(log_path: str, specs: list[str]) -> None:
     sel = selectors.DefaultSelector()
     for spec in specs:
+        if spec == "icmp":
+            for family in (socket.AF_INET, socket.AF_INET6):
+                sel.register(_icmp_socket(family), selectors.EVENT_READ, ("icmp", 0))
+            continue
         proto, port = spec.split("/")
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         for family, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -99,6 +147,9 @@ def serve(log_path: str, specs: list[str]) -> None:
                 proto, port = key.data
                 sock = key.fileobj
                 try:
+                    if proto == "icmp":
+                        _serve_icmp(log, sock)
+                        continue
                     if proto == "udp":
                         data, ancdata, _, peer = sock.recvmsg(512, 256)
                         reply = _record(log, data.decode().strip(), proto, port, peer)
@@ -113,6 +164,37 @@ def serve(log_path: str, specs: list[str]) -> None:
                     continue  # one misbehaving peer must not stop the server
 
 
+def _recverr(sock: socket.socket, family: int) -> None:
+    """Queue ICMP errors on the socket too, with the address of whoever sent them."""
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+
+
+def _queued_error(sock: socket.socket) -> tuple[int | None, str | None]:
+    """The errno and offender address of the first queued ICMP error (None, None if none).
+
+    The cmsg is a struct sock_extended_err (ee_errno, ee_origin, ee_type, ee_code, ee_pad,
+    ee_info, ee_data: 16 bytes) followed by the offender's sockaddr (SO_EE_OFFENDER).
+    """
+    sock.setblocking(False)  # else a socket with a timeout would wait that long for nothing
+    try:
+        _, ancdata, _, _ = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE)
+    except (BlockingIOError, InterruptedError):
+        return None, None
+    for _, _, data in ancdata:
+        code = struct.unpack("I", data[:4])[0]
+        offender = data[16:]
+        family = struct.unpack("H", offender[:2])[0] if len(offender) >= 2 else 0
+        if family == socket.AF_INET:
+            return code, socket.inet_ntop(socket.AF_INET, offender[4:8])
+        if family == socket.AF_INET6:
+            return code, socket.inet_ntop(socket.AF_INET6, offender[8:24])
+        return code, None
+    return None, None
+
+
 def _tcp_connect(sock: socket.socket, family: int, addr: tuple, timeout: float) -> None:
     """connect(), but an ICMP error counts even if the kernel could not apply it to the socket.
 
@@ -121,10 +203,7 @@ def _tcp_connect(sock: socket.socket, family: int, addr: tuple, timeout: float) 
     (TcpExtLockDroppedIcmps) and retries the SYN a second later (seen with IPv6). With
     IP(V6)_RECVERR the error is also queued on the socket, where poll() sees it at once.
     """
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
-    else:
-        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+    _recverr(sock, family)
     sock.setblocking(False)
     code = sock.connect_ex(addr)
     if code not in (0, errno.EINPROGRESS):
@@ -134,21 +213,83 @@ def _tcp_connect(sock: socket.socket, family: int, addr: tuple, timeout: float) 
     if not poller.poll(timeout * 1000):
         raise TimeoutError("connect timed out")
     code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    by = None
     if code == 0:
-        try:
-            _, ancdata, _, _ = sock.recvmsg(1, 512, socket.MSG_ERRQUEUE)
-        except BlockingIOError:
-            ancdata = []
-        for _, _, data in ancdata:  # struct sock_extended_err starts with ee_errno
-            code = struct.unpack("I", data[:4])[0]
+        queued, by = _queued_error(sock)
+        code = queued or 0
     if code == errno.ECONNREFUSED:
-        raise ConnectionRefusedError(code, os.strerror(code))
+        raise Refused(by)
     if code != 0:
         raise OSError(code, os.strerror(code))
     sock.settimeout(timeout)
 
 
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _echo_error(family: int, body: bytes, ident: int) -> bool:
+    """Whether an ICMP error's quoted packet is our echo request (identifier `ident`)."""
+    inner = body[8:]
+    if family == socket.AF_INET:
+        if len(inner) < 20:
+            return False
+        inner = inner[(inner[0] & 0x0F) * 4 :]
+    else:
+        inner = inner[40:]  # the quoted IPv6 header (no extension headers on our echo)
+    return (
+        len(inner) >= 8
+        and inner[0] == ICMP_ECHO[family][0]
+        and struct.unpack("!H", inner[4:6])[0] == ident
+    )
+
+
+def _icmp_probe(host: str, token: str, timeout: float) -> tuple[str, None, str]:
+    """One echo request; "ok" on its reply, else the ICMP error about it (raises on timeout).
+
+    A raw socket sees every ICMP message the namespace receives, so replies and errors are
+    matched by identifier and token. NAT rewrites the identifier on the way out and restores
+    it on the way back (in the quoted packet of a related error too), so matching still holds.
+    """
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    request, reply = ICMP_ECHO[family]
+    ident = (os.getpid() ^ int(token.rsplit("-", 1)[1][:4], 16)) & 0xFFFF
+    payload = token.encode()
+    header = struct.pack("!BBHHH", request, 0, 0, ident, 1)
+    if family == socket.AF_INET:  # the kernel fills in the ICMPv6 checksum itself
+        header = struct.pack("!BBHHH", request, 0, _checksum(header + payload), ident, 1)
+    deadline = time.monotonic() + timeout
+    with _icmp_socket(family) as sock:
+        sock.sendto(header + payload, (host, 0))
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no echo reply")
+            sock.settimeout(left)
+            data, peer = sock.recvfrom(2048)
+            body = _icmp_body(family, data)
+            if len(body) < 8:
+                continue
+            if body[0] == reply and struct.unpack("!H", body[4:6])[0] == ident:
+                if body[8:] == payload:
+                    return "ok", None, peer[0]
+                continue
+            if body[0] in ICMP_ERRORS[family] and _echo_error(family, body, ident):
+                if body[0] == ICMP_ERRORS[family][0] and body[1] == PORT_UNREACHABLE[family]:
+                    raise Refused(peer[0])
+                err = OSError(errno.EHOSTUNREACH, f"icmp type {body[0]} code {body[1]}")
+                err.by = peer[0]
+                raise err
+
+
 def _probe(proto: str, host: str, port: int, sport: int | None, token: str, timeout: float):
+    if proto == "icmp":
+        return _icmp_probe(host, token, timeout)
     family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     broadcast = host == "255.255.255.255"
@@ -162,35 +303,47 @@ def _probe(proto: str, host: str, port: int, sport: int | None, token: str, time
         if broadcast:
             sock.sendto(token.encode(), (host, port))
             reply, _ = sock.recvfrom(512)
-        else:
-            if kind == socket.SOCK_STREAM:
-                _tcp_connect(sock, family, (host, port), timeout)
-            else:
-                sock.connect((host, port))
+        elif kind == socket.SOCK_STREAM:
+            _tcp_connect(sock, family, (host, port), timeout)
             sock.sendall(token.encode() + b"\n")
             reply = sock.recv(512)
+        else:
+            _recverr(sock, family)
+            sock.connect((host, port))
+            sock.sendall(token.encode() + b"\n")
+            try:
+                reply = sock.recv(512)
+            except ConnectionRefusedError:
+                raise Refused(_queued_error(sock)[1]) from None
+            except TimeoutError:
+                raise
+            except OSError as err:
+                err.by = _queued_error(sock)[1]
+                raise
     if not reply:
-        return "error: empty reply", None
-    return "ok", json.loads(reply.decode())
+        return "error: empty reply", None, None
+    return "ok", json.loads(reply.decode()), None
 
 
 def client(specs: list[str], timeout: float) -> None:
     for n, spec in enumerate(specs):
         proto, host, port, sport = _parse_spec(spec)
         token = f"{os.getpid()}-{n}-{os.urandom(4).hex()}"
-        seen = None
+        seen = by = None
         started = time.monotonic()
         try:
-            result, seen = _probe(proto, host, port, sport, token, timeout)
-        except ConnectionRefusedError:
-            result = "refused"
+            result, seen, by = _probe(proto, host, port, sport, token, timeout)
+        except ConnectionRefusedError as err:
+            result, by = "refused", getattr(err, "by", None)
         except (socket.timeout, TimeoutError):
             result = "timeout"
         except OSError as err:
             unreachable = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM)
             result = "unreachable" if err.errno in unreachable else f"error: {err}"
+            by = getattr(err, "by", None)
         ms = round((time.monotonic() - started) * 1000)
-        print(json.dumps({"spec": spec, "token": token, "result": result, "seen": seen, "ms": ms}))
+        line = {"spec": spec, "token": token, "result": result, "seen": seen, "by": by, "ms": ms}
+        print(json.dumps(line))
         sys.stdout.flush()
 
 

@@ -31,6 +31,7 @@ class Outcome:
     result: str
     logged: tuple[dict, ...]
     ms: int = 0  # how long the client took
+    by: str | None = None  # who sent the ICMP error (or echo reply) the client got, if any
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,8 @@ class Outcome:
 
     def __str__(self) -> str:
         seen = f" seen {self.peer} port {self.sport}" if self.logged else " server saw nothing"
-        return f"{self.spec}: {self.result} in {self.ms} ms;{seen}"
+        by = f" (from {self.by})" if self.by else ""
+        return f"{self.spec}: {self.result}{by} in {self.ms} ms;{seen}"
 
 
 class Servers:
@@ -67,7 +69,7 @@ class Servers:
         return os.path.join(self.logdir, f"{role}.log")
 
     def start(self, listen: Mapping[str, Sequence[str]], wait: float = 5.0) -> None:
-        """Start one server per role, listening on specs like "tcp/8080"; wait until all bound."""
+        """Start one server per role, listening on specs like "tcp/8080" or "icmp"; wait for all."""
         started = []
         for role, specs in listen.items():
             proc = self.topo.popen(
@@ -140,7 +142,7 @@ class Servers:
         logged = self._logged()
         return {
             (role, r["spec"]): Outcome(
-                r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"]
+                r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"], r.get("by")
             )
             for role, r in reports
         }
