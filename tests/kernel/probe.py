@@ -10,13 +10,17 @@ reports whether it got through; "blocked" means the client failed *and* the serv
         {"token", "proto", "port", "peer", "sport"} to FILE, then answers with the same line.
         `icmp` opens raw ICMP and ICMPv6 sockets and logs every echo request carrying a token
         (port 0, sport = the echo identifier); the kernel itself sends the echo reply.
-    probe.py client [--timeout S] tcp/HOST/PORT[/SPORT] udp/HOST/PORT[/SPORT] icmp/HOST ...
+        `tftp/69` answers the way a TFTP server does, from a new port, and waits there for the
+        client's ack ("ack TOKEN"), answered with "acked"; the client's result is "ok" only
+        once that second exchange went through too.
+    probe.py client [--timeout S] tcp|udp|tftp/HOST/PORT[/SPORT] icmp/HOST ...
         Runs the probes in order, printing one JSON line each:
         {"spec", "token", "result": "ok"|"refused"|"timeout"|"unreachable"|"error: ...",
          "seen": {...} or null, "by": ADDR or null, "ms": duration}. A broadcast HOST
-        (255.255.255.255) is sent unconnected. `icmp/HOST` sends one echo request (raw socket,
-        needs root) and waits for its reply or an ICMP error about it. "by" is the address an
-        ICMP error (or the echo reply) came from: it tells a far end's port unreachable,
+        (255.255.255.255) or multicast HOST (ff02::1:2%eth0) is sent unconnected; a server
+        listening on udp/547 joins ff02::1:2 (DHCPv6). `icmp/HOST` sends one echo request (raw
+        socket, needs root) and waits for its reply or an ICMP error about it. "by" is the
+        address an ICMP error (or the echo reply) came from: it tells a far end's port unreachable,
         brought back through NAT, from the host's own reject.
 """
 
@@ -52,8 +56,8 @@ def _parse_spec(spec: str) -> tuple[str, str, int, int | None]:
     parts = spec.split("/")
     if parts[0] == "icmp" and len(parts) == 2:
         return "icmp", parts[1], 0, None
-    if parts[0] not in ("tcp", "udp") or len(parts) not in (3, 4):
-        raise SystemExit(f"bad probe spec {spec!r}: want tcp|udp/HOST/PORT[/SPORT] or icmp/HOST")
+    if parts[0] not in ("tcp", "udp", "tftp") or len(parts) not in (3, 4):
+        raise SystemExit(f"bad probe spec {spec!r}: want tcp|udp|tftp/HOST/PORT[/SPORT], icmp/HOST")
     sport = int(parts[3]) if len(parts) == 4 else None
     return parts[0], parts[1], int(parts[2]), sport
 
@@ -88,8 +92,23 @@ def _reply_from(ancdata: list) -> list:
             _, spec_dst, _ = struct.unpack("i4s4s", data[:12])  # local address to answer from
             return [(level, kind, struct.pack("i4s4s", 0, spec_dst, bytes(4)))]
         if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            if data[0] == 0xFF:  # sent to a multicast group: answer from the interface's own
+                return [(level, kind, bytes(16) + data[16:20])]
             return [(level, kind, data[:16] + struct.pack("I", 0))]
     return []
+
+
+# DHCPv6 clients solicit All_DHCP_Relay_Agents_and_Servers from their link-local address
+DHCPV6_GROUP = "ff02::1:2"
+
+
+def _join_dhcpv6(sock: socket.socket) -> None:
+    """Join the DHCPv6 servers' group on every interface, as a DHCPv6 server does."""
+    group = socket.inet_pton(socket.AF_INET6, DHCPV6_GROUP)
+    for index, name in socket.if_nameindex():
+        if name != "lo":
+            mreq = group + struct.pack("@I", index)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
 
 
 ICMP_ECHO = {socket.AF_INET: (8, 0), socket.AF_INET6: (128, 129)}  # (request, reply) types
@@ -120,6 +139,38 @@ def _serve_icmp(log, sock: socket.socket) -> None:
         _record(log, token, "icmp", 0, (peer[0], ident))
 
 
+def _local_addr(ancdata: list) -> str | None:
+    """The local address a datagram was sent to (from its IP(V6)_PKTINFO)."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            return socket.inet_ntop(socket.AF_INET, data[4:8])
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            return socket.inet_ntop(socket.AF_INET6, data[:16])
+    return None
+
+
+def _serve_tftp(log, sock: socket.socket, port: int) -> None:
+    """Answer as a TFTP server does: from a new port, then wait there for the client's ack.
+
+    The answer leaves from an ephemeral port, so the client's ack is not a reply to anything
+    the client sent: it reaches the host only as a reply to the server's own first packet
+    (conntrack established), which is what a closed host must let in besides port 69.
+    """
+    data, ancdata, _, peer = sock.recvmsg(512, 256)
+    token = data.decode().strip()
+    reply = _record(log, token, "tftp", port, peer)
+    with socket.socket(sock.family, socket.SOCK_DGRAM) as transfer:
+        transfer.bind((_local_addr(ancdata) or "", 0))
+        transfer.settimeout(1.0)
+        transfer.sendto(reply, peer)
+        try:
+            ack, _ = transfer.recvfrom(512)
+        except OSError:
+            return  # the ack never came: the client reports it
+        if ack.decode().strip() == f"ack {token}":
+            transfer.sendto(b"acked\n", peer)
+
+
 def serve(log_path: str, specs: list[str]) -> None:
     sel = selectors.DefaultSelector()
     for spec in specs:
@@ -128,7 +179,7 @@ def serve(log_path: str, specs: list[str]) -> None:
                 sel.register(_icmp_socket(family), selectors.EVENT_READ, ("icmp", 0))
             continue
         proto, port = spec.split("/")
-        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM  # udp, tftp
         for family, any_addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
             sock = socket.socket(family, kind)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,6 +187,8 @@ def serve(log_path: str, specs: list[str]) -> None:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if kind == socket.SOCK_DGRAM:
                 _want_pktinfo(sock, family)
+            if kind == socket.SOCK_DGRAM and family == socket.AF_INET6 and port == "547":
+                _join_dhcpv6(sock)
             sock.bind((any_addr, int(port)))
             if kind == socket.SOCK_STREAM:
                 sock.listen(16)
@@ -149,6 +202,9 @@ def serve(log_path: str, specs: list[str]) -> None:
                 try:
                     if proto == "icmp":
                         _serve_icmp(log, sock)
+                        continue
+                    if proto == "tftp":
+                        _serve_tftp(log, sock, port)
                         continue
                     if proto == "udp":
                         data, ancdata, _, peer = sock.recvmsg(512, 256)
@@ -287,16 +343,40 @@ def _icmp_probe(host: str, token: str, timeout: float) -> tuple[str, None, str]:
                 raise err
 
 
+def _tftp_probe(host: str, port: int, token: str, timeout: float) -> tuple[str, dict, None]:
+    """A TFTP-like exchange: request to `port`, answer from another port, ack sent there."""
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        _recverr(sock, family)
+        try:
+            sock.sendto(token.encode() + b"\n", (host, port))
+            reply, server = sock.recvfrom(512)
+            if server[1] == port:
+                return "error: answered from the request's port", json.loads(reply.decode()), None
+            sock.connect(server)
+            sock.send(f"ack {token}\n".encode())
+            acked = sock.recv(512)
+        except ConnectionRefusedError:
+            raise Refused(_queued_error(sock)[1]) from None
+    if acked.strip() != b"acked":
+        return f"error: ack answered {acked!r}", json.loads(reply.decode()), None
+    return "ok", json.loads(reply.decode()), None
+
+
 def _probe(proto: str, host: str, port: int, sport: int | None, token: str, timeout: float):
     if proto == "icmp":
         return _icmp_probe(host, token, timeout)
+    if proto == "tftp":
+        return _tftp_probe(host, port, token, timeout)
     family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    broadcast = host == "255.255.255.255"
+    # sent unconnected: the answer comes from another address than the one asked
+    broadcast = host == "255.255.255.255" or ipaddress.ip_address(host).is_multicast
     with socket.socket(family, kind) as sock:
         sock.settimeout(timeout)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if broadcast:
+        if broadcast and family == socket.AF_INET:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         if sport is not None:
             sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", sport))

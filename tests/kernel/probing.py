@@ -13,6 +13,7 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ class Servers:
         for name in os.listdir(self.logdir):
             with open(os.path.join(self.logdir, name), encoding="utf-8") as fh:
                 for line in fh:
+                    if not line.endswith("\n"):
+                        break  # a line the server is still writing (read while waiting for it)
                     entry = json.loads(line)
                     by_token.setdefault(entry["token"], []).append(entry)
         return by_token
@@ -140,6 +143,15 @@ class Servers:
                 raise RuntimeError(f"probe client in {role} failed: {err.strip()}")
             reports += [(role, json.loads(line)) for line in out.splitlines()]
         logged = self._logged()
+        # An echo reply comes from the kernel, not from the server, so a client may see it
+        # before the server has logged the request (TCP/UDP answers are sent after logging).
+        # The request is already queued on the server's raw socket: wait for the log briefly.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(
+            r["result"] == "ok" and r["token"] not in logged for _, r in reports
+        ):
+            time.sleep(0.01)
+            logged = self._logged()
         return {
             (role, r["spec"]): Outcome(
                 r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"], r.get("by")

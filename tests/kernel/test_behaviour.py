@@ -72,9 +72,11 @@ class Check:
     sport: int | None = None
     broadcast: bool = False
     closed: bool = False  # no server listens: the far end answers with a port unreachable
+    group: str | None = None  # send to this multicast group (scoped, e.g. "ff02::1:2%eth0")
 
     def spec(self, topo: Topology) -> str:
         host = "255.255.255.255" if self.broadcast else topo.addr(self.server, self.family)
+        host = self.group or host
         if self.proto == "icmp":  # an echo request; the server role logs it from a raw socket
             return f"icmp/{host}"
         tail = "" if self.sport is None else f"/{self.sport}"
@@ -159,9 +161,14 @@ CLOSED_UDP = Check("guest_to_wan_closed_udp", "guest", "udp", "wan", 9, sport=70
 PING_OUT = Check("guest_ping_wan", "guest", "icmp", "wan", 0)
 PING_IN = Check("wan_ping_guest", "wan", "icmp", "guest", 0)
 PING_HOST = Check("guest_ping_host", "guest", "icmp", "host", 0)
-# host services beyond DHCP/DNS: TFTP (IPv4 only) and DHCPv6 (client port 546 -> server 547)
-TFTP = Check("guest_to_host_tftp", "guest", "udp", "host", 69)
+# host services beyond DHCP/DNS: TFTP (IPv4 only; request to udp 69, the server answers from
+# another port and the client acks there) and DHCPv6 (client port 546 -> server 547)
+TFTP = Check("guest_to_host_tftp", "guest", "tftp", "host", 69)
 DHCPV6 = Check("guest_to_host_dhcpv6", "guest", "udp", "host", 547, family=6, sport=546)
+# ... and as a real client solicits: from its link-local address to ff02::1:2
+DHCPV6_SOLICIT = Check(
+    "guest_dhcpv6_solicit", "guest", "udp", "host", 547, 6, sport=546, group="ff02::1:2%eth0"
+)
 
 
 def _v6(check: Check) -> Check:
@@ -447,6 +454,7 @@ SERVED = _checks(
     (DHCP, REACH),
     (TFTP, REACH),
     (DHCPV6, REACH),
+    (DHCPV6_SOLICIT, REACH),
     (PING_HOST, REACH),
     (_v6(PING_HOST), REACH),
     (TO_HOST, BLOCKED),  # what is neither served nor listed is refused: the host is closed
@@ -606,6 +614,11 @@ MUTANTS: dict[str, Mutant] = {
         frozenset({"guest_to_wan_closed_udp_v6"}),
         "dual_v6nat",
     ),
+    # the host rejects what guests send out: its port unreachable is not the far end's
+    "no_outbound_accept": Mutant(
+        _without("ip saddr 192.168.122.0/24 accept", "NETC_FWO -s 192.168.122.0/24"),
+        frozenset({"guest_to_wan_closed_udp", "guest_ping_wan", "guest_to_wan_udp"}),
+    ),
     "no_generic_masquerade": Mutant(_without_generic_masquerade, frozenset({"guest_ping_wan"})),
     # a routed network's stateless allow-in is what lets the outside ping (and reach) guests
     "no_routed_allow_in": Mutant(
@@ -618,9 +631,15 @@ MUTANTS: dict[str, Mutant] = {
         frozenset({"guest_to_host_tftp"}),
         "nat_served",
     ),
+    # a closed host must let in replies to what it sent: the TFTP ack to the transfer port
+    "no_host_established": Mutant(
+        _without("meta nfproto ipv4 ct state established", "NETC_INP -i virbr0 -m conntrack"),
+        frozenset({"guest_to_host_tftp"}),
+        "nat_served",
+    ),
     "no_dhcpv6": Mutant(
         _without("udp dport 547 accept", "--dport 547 -j ACCEPT"),
-        frozenset({"guest_to_host_dhcpv6"}),
+        frozenset({"guest_to_host_dhcpv6", "guest_dhcpv6_solicit"}),
         "nat_served",
     ),
     "no_dns_tcp": Mutant(
