@@ -452,6 +452,7 @@ SERVED = _checks(
     (DNS_TCP, REACH),
     (_v6(DNS_TCP), REACH),
     (DHCP, REACH),
+    (DHCP_BCAST, REACH),
     (TFTP, REACH),
     (DHCPV6, REACH),
     (DHCPV6_SOLICIT, REACH),
@@ -620,9 +621,15 @@ MUTANTS: dict[str, Mutant] = {
         frozenset({"guest_to_wan_closed_udp", "guest_ping_wan", "guest_to_wan_udp"}),
     ),
     "no_generic_masquerade": Mutant(_without_generic_masquerade, frozenset({"guest_ping_wan"})),
-    # a routed network's stateless allow-in is what lets the outside ping (and reach) guests
-    "no_routed_allow_in": Mutant(
-        _without("ip daddr 192.0.2.0/25 iifname", "-d 192.0.2.0/25 -i wan0 -o virbr2 -j ACCEPT"),
+    # a routed network's allow-in made stateful: the outside can no longer ping (or reach) guests
+    "routed_inbound_stateful": Mutant(
+        _replace(
+            ('iifname "wan0" accept', 'iifname "wan0" ct state established,related accept'),
+            (
+                "-i wan0 -o virbr2 -j",
+                "-i wan0 -o virbr2 -m conntrack --ctstate RELATED,ESTABLISHED -j",
+            ),
+        ),
         frozenset({"wan_ping_guest", "wan_to_guest_tcp"}),
         "routed",
     ),
