@@ -8,6 +8,15 @@ libvirt's nftables switch: masquerade with port remapping, no inbound connection
 host→guest ssh, guest→host DNS/DHCP, guest↔guest on the bridge; isolated and routed networks get
 their own expectations. A `none` run (no rules at all) proves each check marked `sensitive` can
 fail: without netc the source leaks and wan→guest succeeds.
+
+Beyond TCP/UDP: ICMP echo both ways (raw sockets; masqueraded out of a NAT network, refused in),
+the far end's port unreachable for a guest's UDP flow, which must come back through NAT as
+conntrack *related* (the client checks who sent it, so the host's own reject cannot pass for it),
+and the host services libvirt opens per mode — DNS over TCP, TFTP (answered from a transfer port,
+as a real server does), DHCPv6 (unicast and a solicit to ff02::1:2) — on a host closed with
+`services { }`: on an open host those rows would pass without any rules. Rows that the empty
+baseline cannot break (a service that must stay reachable, a related error) are each guarded by a
+mutant ruleset in MUTANTS instead.
 """
 
 from __future__ import annotations
@@ -454,6 +463,7 @@ SERVED = _checks(
     (DHCP, REACH),
     (DHCP_BCAST, REACH),
     (TFTP, REACH),
+    (_v6(TFTP), BLOCKED),  # libvirt's (and netc's) TFTP is IPv4 only
     (DHCPV6, REACH),
     (DHCPV6_SOLICIT, REACH),
     (PING_HOST, REACH),
