@@ -643,25 +643,31 @@ MUTANTS: dict[str, Mutant] = {
         frozenset({"wan_ping_guest", "wan_to_guest_tcp"}),
         "routed",
     ),
-    "no_tftp": Mutant(
-        _without("udp dport 69 accept", "--dport 69 -j ACCEPT"),
-        frozenset({"guest_to_host_tftp"}),
+    # one run for three independent rules (each matches only its own port): TFTP, DHCPv6, DNS/TCP
+    "no_served_ports": Mutant(
+        _without(
+            "udp dport 69 accept",
+            "--dport 69 -j ACCEPT",
+            "udp dport 547 accept",
+            "--dport 547 -j ACCEPT",
+            "tcp dport 53 accept",
+            "-p tcp -m tcp --dport 53 -j ACCEPT",
+        ),
+        frozenset(
+            {
+                "guest_to_host_tftp",
+                "guest_to_host_dhcpv6",
+                "guest_dhcpv6_solicit",
+                "guest_to_host_dns_tcp",
+                "guest_to_host_dns_tcp_v6",
+            }
+        ),
         "nat_served",
     ),
     # a closed host must let in replies to what it sent: the TFTP ack to the transfer port
     "no_host_established": Mutant(
         _without("meta nfproto ipv4 ct state established", "NETC_INP -i virbr0 -m conntrack"),
         frozenset({"guest_to_host_tftp"}),
-        "nat_served",
-    ),
-    "no_dhcpv6": Mutant(
-        _without("udp dport 547 accept", "--dport 547 -j ACCEPT"),
-        frozenset({"guest_to_host_dhcpv6", "guest_dhcpv6_solicit"}),
-        "nat_served",
-    ),
-    "no_dns_tcp": Mutant(
-        _without("tcp dport 53 accept", "-p tcp -m tcp --dport 53 -j ACCEPT"),
-        frozenset({"guest_to_host_dns_tcp", "guest_to_host_dns_tcp_v6"}),
         "nat_served",
     ),
     "no_host_icmp": Mutant(
