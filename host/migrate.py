@@ -2,8 +2,11 @@
 
 The new backend is loaded first and the old one emptied afterwards, so guests never lose their
 rules in between (both backends accepting at once is harmless). Every netc object on any other
-backend goes, chains included, and so do libvirt's LIBVIRT_* rules for the same bridges, which
-Fedora's switch to nftables left behind until reboot.
+backend goes, chains included, and so do libvirt's rules for the same bridges: its LIBVIRT_*
+iptables rules, which Fedora's switch to nftables left behind until reboot, and its nftables
+rules in `ip/ip6 libvirt_network` (libvirt_nft.py). The nft removal is checked by the kernel
+(`nft -c`) before anything changes, and runs as one transaction at the end; if it still fails
+there, netc's rules are in place and libvirt's tables are as they were, and the error says so.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netc.diagnostics import Diagnostic, NetcError
+from netc.ir.model import Network
 
+from . import libvirt_nft
 from .apply import apply_sources
 from .backends import available, make_backend
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
+from .run import Host
 from .libvirt_chains import remove_libvirt_rules
 
 
@@ -35,7 +41,10 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
                 "their bridges from libvirt, or use `netc apply`",
             )
         )
-    report = apply_sources(read_files(files) if files else {}, where, to)
+    new_sources = read_files(files) if files else {}
+    wanted = compile_stored({**(old.sources if old else {}), **new_sources}).program.networks
+    libvirt_nft.check(host, libvirt_nft.find(host, wanted))  # before anything changes
+    report = apply_sources(new_sources, where, to)
     state = where.state()
     for name in ("nftables", "iptables"):
         if name == to:
@@ -51,6 +60,7 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
         report.say(f"removed libvirt's {line}")
     if not removed:
         report.say("libvirt: no LIBVIRT_* rules for these bridges")
+    _remove_libvirt_nft(host, networks, to, report)
     config = load_config(where.config)
     if config.firewall_backend and config.firewall_backend != to:
         report.say(
@@ -58,3 +68,26 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
             f'set it to "{to}" or the next `netc apply` moves the rules back'
         )
     return report
+
+
+def _remove_libvirt_nft(host: Host, networks: Sequence[Network], to: str, report: Report) -> None:
+    plan = libvirt_nft.find(host, networks)  # read again: the handles as they are now
+    try:
+        removed = libvirt_nft.remove(host, plan)
+    except NetcError as err:
+        raise NetcError(
+            Diagnostic(
+                f"{err.diagnostics[0].message}",
+                hint=f"the steps before this one are done: netc's rules are on {to} and its state "
+                "is saved (`netc status`); libvirt's tables are as they were (one nft "
+                "transaction); run this `netc migrate` again to retry",
+            )
+        ) from err
+    for line in removed:
+        report.say(f"removed libvirt's nft {line}")
+    if not plan.tables:
+        report.say(f"libvirt: no {libvirt_nft.TABLE} nft tables")
+    elif not plan.ours:
+        report.say(f"libvirt: no {libvirt_nft.TABLE} nft rules for these bridges")
+    for line in libvirt_nft.summary(plan):
+        report.say(line)
