@@ -16,7 +16,7 @@ from dataclasses import replace
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 
-from . import forwarding, libvirt_nft, links, port_isolation
+from . import forwarding, libvirt_leftovers, links, port_isolation
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
@@ -35,7 +35,7 @@ def apply_sources(
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
     `apply` does not take bridges over from libvirt (`migrate` does); with `libvirt_note` it
-    says so when libvirt's nft rules for these bridges are live.
+    says so when libvirt's rules for these bridges (nft or iptables) are live.
     """
     report = Report()
     host = where.host()
@@ -121,12 +121,8 @@ def apply_sources(
         where.state_file,
         State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
-    stale = libvirt_nft.leftovers(host, networks) if libvirt_note else []
-    if stale:
-        report.say(
-            f"note: {libvirt_nft.leftover_text(stale)}; `netc migrate --to {choice.name}` "
-            "removes them"
-        )
+    for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
+        report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
     return report
 
 

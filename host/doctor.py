@@ -6,7 +6,7 @@ nftables switch: Docker sets iptables `FORWARD` policy DROP (guests lose the out
 firewall's input policy drops guests' DHCP and DNS. doctor reads the live ruleset (`nft -j list
 ruleset`, and iptables-legacy's tables when there are any) and the sysctls, and prints one
 finding per problem with the concrete fix. On a clean host it prints nothing. It also finds
-libvirt's own nft rules for netc's bridges (a second firewall for the same guests).
+libvirt's own rules for netc's bridges, nft or iptables (a second firewall for the same guests).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from netc.ir.model import Network
 
-from . import forwarding, iptables_save, libvirt_nft
+from . import forwarding, iptables_save, libvirt_leftovers
 from .backends import available, make_backend
 from .lifecycle import Where, compile_stored, read_files
 from .run import Host, which
@@ -130,20 +130,12 @@ def _isolation_checks(netns: str | None, networks: Sequence[Network]) -> list[Fi
 def _libvirt_checks(
     host: Host, networks: Sequence[Network], backend: str | None, files: Sequence[str]
 ) -> list[Finding]:
-    """libvirt's nft rules for the same bridges: a second firewall for the same guests."""
-    stale = libvirt_nft.leftovers(host, networks)
-    if not stale:
-        return []
+    """libvirt's rules for the same bridges (nft or iptables): a second firewall for the guests."""
     target = " ".join(
         [f"netc migrate --to {backend or 'nftables'}", *(files if not backend else ())]
     )
     return [
-        Finding(
-            libvirt_nft.leftover_text(stale),
-            f"`{target}` removes them (by handle, one nft transaction; libvirt's tables go "
-            "once no libvirt network is left in them); stop or undefine the libvirt network "
-            "too, or its next start puts them back",
-        )
+        Finding(stale.text(), stale.fix(target)) for stale in libvirt_leftovers.find(host, networks)
     ]
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from netc.ir.model import Network
 
+from .libvirt_leftovers import Leftovers
 from .run import Host, which
 
 TABLE = "libvirt_network"
@@ -159,22 +160,19 @@ def summary(plan: Plan) -> list[str]:
     return [f"libvirt: kept table(s) {families}: {why}"]
 
 
-def leftovers(host: Host, networks: Sequence[Network]) -> list[Rule]:
-    """libvirt's live nft rules for these networks' bridges (for `status` and `doctor`)."""
-    if not networks:
-        return []
-    return list(find(host, networks).ours)
-
-
-def leftover_text(rules: Sequence[Rule]) -> str:
-    """Why libvirt's rules for netc's bridges matter, for `status` and `doctor`."""
+def leftovers(host: Host, networks: Sequence[Network]) -> Leftovers | None:
+    """libvirt's live nft rules for these networks' bridges (for `status`, `doctor`, `apply`)."""
+    rules = find(host, networks).ours if networks else ()
+    if not rules:
+        return None
     tables = sorted({f"{r.family} {TABLE}" for r in rules})
-    bridges = sorted({i for r in rules for i in r.interfaces})
-    on = f" for {', '.join(bridges)}" if bridges else ""
-    return (
-        f"libvirt's nft table(s) {' and '.join(tables)} still hold {len(rules)} rule(s){on} "
-        f"(e.g. `{rules[0].text}`): they accept, reject and masquerade these guests' traffic "
-        "besides netc's rules, so the guests do not get what the .net file says"
+    return Leftovers(
+        holder=f"nft table(s) {' and '.join(tables)}",
+        rules=len(rules),
+        bridges=tuple(sorted({i for r in rules for i in r.interfaces})),
+        example=rules[0].text,
+        removal="by handle, one nft transaction; libvirt's tables go once no libvirt network "
+        "is left in them",
     )
 
 
