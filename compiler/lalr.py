@@ -233,14 +233,16 @@ def _meta(children: list) -> Meta:
             break
     else:
         return meta
-    for last in reversed(children):
-        if type(last) is not Token:
-            last = None if last.meta.empty else last.meta
-        if last is not None:
-            break
+    last = children[-1]
+    if type(last) is not Token:
+        for last in reversed(children):
+            if type(last) is not Token:
+                last = None if last.meta.empty else last.meta
+            if last is not None:
+                break
+    meta.empty = False
     meta.line, meta.column, meta.start_pos = first.line, first.column, first.start_pos
     meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
-    meta.empty = False
     return meta
 
 
@@ -278,30 +280,6 @@ _REDUCERS = [
 ]
 
 
-def _reduce(states: list[int], values: list, code: int, in_place: bool) -> Tree | Token:
-    """Apply the reduction `code` (an action below 0) to the stacks; returns the new value.
-
-    `in_place`: a repetition `x*` appends to the node built so far instead of building a new
-    one (linear instead of quadratic in its length). Only for a parser that is never copied: a
-    copy shares the node, which would then grow in both."""
-    origin, size, build, grows = _REDUCERS[-1 - code]
-    if size:
-        children = values[-size:]
-        del values[-size:]
-        del states[-size:]
-    else:
-        children = []
-    if in_place and grows:
-        value, item = children
-        value.children.append(item)
-        value.meta = _meta(children)
-    else:
-        value = build(children)
-    states.append(GOTO[states[-1]][origin])
-    values.append(value)
-    return value
-
-
 class Parser:
     """The LALR parser's stacks: feed tokens one by one; cheap to copy for trying tokens out.
 
@@ -336,8 +314,12 @@ class Parser:
         return fits
 
     def feed(self, token: Token) -> Tree | None:
-        """Shift `token` after the reductions it calls for; `$END` returns the finished tree."""
-        states, values = self.states, self.values
+        """Shift `token` after the reductions it calls for; `$END` returns the finished tree.
+
+        With `in_place`, a repetition `x*` appends to the node built so far instead of building
+        a new one (linear instead of quadratic in its length); a copy of the parser would share
+        that node and see it grow, so copies never do this."""
+        states, values, in_place = self.states, self.values, self.in_place
         kind = token.type
         while True:
             code = ACTIONS[states[-1]].get(kind)
@@ -347,8 +329,25 @@ class Parser:
                 states.append(code)
                 values.append(token)
                 return None
-            value = _reduce(states, values, code, self.in_place)
-            if states[-1] == END and kind == "$END":
+            origin, size, build, grows = _REDUCERS[-1 - code]
+            if size == 1:
+                children = [values.pop()]
+                states.pop()
+            elif size:
+                children = values[-size:]
+                del values[-size:]
+                del states[-size:]
+            else:
+                children = []
+            if in_place and grows:
+                value, item = children
+                value.children.append(item)
+                value.meta = _meta(children)
+            else:
+                value = build(children)
+            states.append(GOTO[states[-1]][origin])
+            values.append(value)
+            if kind == "$END" and states[-1] == END:
                 return value
 
 
