@@ -41,11 +41,10 @@ def main(argv: list[str]) -> int:
     if "--stages" in argv:
         from netc.compiler.build import build
         from netc.compiler.lower import lower
-        from netc.compiler.parse import parse, parser
+        from netc.compiler.parse import parse
         from netc.compiler.sources import read_source
         from netc.compiler.validate import cross_check
 
-        parser()
         marks = [clock()]
         text = read_source(path)
         marks.append(clock())

@@ -37,13 +37,19 @@ def networks(n: int) -> str:
     return "".join(network(i) for i in range(n))
 
 
+PEER_SOURCE = "10.0.0.0/16"  # the guests' subnet in netc's version of the peer ruleset
+PEER_GATEWAY = "10.0.0.1/16"
+
+
 def forward_accepts(n: int) -> list[tuple[str, str]]:
-    """N (source, destination) IPv4 pairs for the peer comparison's "N forward accepts" ruleset."""
-    pairs = []
-    for i in range(n):
-        a, b = divmod(i, 256)
-        pairs.append((f"10.{a}.{b}.0/24", f"172.16.{b}.0/24"))
-    return pairs
+    """N (source, destination) IPv4 pairs for the peer comparison's "N forward accepts" ruleset:
+    every rule accepts the guests' subnet to its own /32 in 172.16.0.0/12 (distinct, so no tool
+    can merge two rules into one)."""
+    if not 0 <= n <= 16 * 65536:
+        raise ValueError(f"{n} forward accepts do not fit in 172.16.0.0/12")
+    return [
+        (PEER_SOURCE, f"172.{16 + i // 65536}.{(i // 256) % 256}.{i % 256}/32") for i in range(n)
+    ]
 
 
 if __name__ == "__main__":

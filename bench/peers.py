@@ -1,6 +1,9 @@
-"""Inputs for the peer comparison: the same N forward accepts for ferm and for Aerleon.
+"""Inputs for the peer comparison: the same N forward accepts for ferm, Aerleon and netc.
 
-Rule i accepts 10.<i//256>.<i%256>.0/24 → 172.16.<i%256>.0/24 in FORWARD. ferm is run with
+Rule i accepts 10.0.0.0/16 → its own /32 in 172.16.0.0/12 in FORWARD (`generate.forward_accepts`).
+netc writes the same ruleset as one routed network whose guests are 10.0.0.0/16, with one
+`allow to DEST` per rule: its iptables output has those N accepts (each also matching the
+network's bridge) plus the network's own few rules. ferm is run with
 `--remote` (which implies `--noexec --lines`: it prints iptables-save text and executes nothing)
 and, as a second guard, only inside a scratch network namespace. Aerleon renders the same terms
 with its `speedway` (iptables-restore) and `nftables` generators, one renderer process.
@@ -10,12 +13,19 @@ from __future__ import annotations
 
 import os
 
-from generate import forward_accepts
+from generate import PEER_GATEWAY, forward_accepts
 
 
 def ferm_input(n: int) -> str:
     lines = ["domain ip table filter chain FORWARD {"]
     lines += [f"    saddr {src} daddr {dst} ACCEPT;" for src, dst in forward_accepts(n)]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def netc_input(n: int) -> str:
+    """The same N forward accepts in netc's language."""
+    lines = ["network peers {", "    bridge pb0", "    forward route", f"    ip {PEER_GATEWAY}"]
+    lines += [f"    allow to {dst}" for _, dst in forward_accepts(n)]
     return "\n".join(lines + ["}"]) + "\n"
 
 

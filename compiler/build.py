@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
@@ -27,8 +27,11 @@ from netc.ir.model import (
 )
 from netc.ir.span import Span
 
-from . import build_policy, names
+from . import names
 from .parse import Token, Tree
+
+if TYPE_CHECKING:
+    from . import build_policy
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\Z")
 
@@ -53,6 +56,33 @@ def _special(ip: IPAddress) -> str | None:
 _FAMILY = {Family.IPV4: "IPv4", Family.IPV6: "IPv6"}
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _RESERVED_V4 = ipaddress.ip_network("240.0.0.0/4")
+
+
+def _ip_address(text: str) -> IPAddress:
+    """`ipaddress.ip_address`, without first failing to read an IPv6 address as IPv4: that
+    costs an exception per address. Text with a ':' is never IPv4, so the answer is the same;
+    anything IPv6 refuses still goes through `ip_address` for its usual error."""
+    if ":" in text:
+        try:
+            return ipaddress.IPv6Address(text)
+        except ValueError:
+            pass
+    return ipaddress.ip_address(text)
+
+
+def _interface(ip: IPAddress, text: str, prefix: int) -> IPInterface:
+    """`ip_interface(f"{ip}/{prefix}")` without printing and re-parsing the address (the most
+    expensive step of building a subnet, IPv6 above all). An IPv6 scope (`%eth0`) is kept only
+    by the text form, so such an address still takes the long way."""
+    if "%" in text:
+        return ipaddress.ip_interface(f"{ip}/{prefix}")
+    if ip.version == 4:
+        return ipaddress.IPv4Interface((int(ip), prefix))
+    return ipaddress.IPv6Interface((int(ip), prefix))
+
+
+# Network statements `Builder.network` reads itself; any other one is read by `build_policy`.
+_CORE_STATEMENTS = frozenset({"bridge", "forward", "ip_block", "dns", "ipv6_flag"})
 
 
 class _Invalid(Exception):
@@ -95,7 +125,7 @@ class Builder:
 
     def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         try:
-            return ipaddress.ip_address(str(token))
+            return _ip_address(str(token))
         except ValueError:
             hint = None
             if "/" in str(token):
@@ -195,6 +225,8 @@ class Builder:
         dns, ipv6_guests = True, False
         ok = True
         for stmt in stmts:
+            if stmt.data not in _CORE_STATEMENTS:
+                continue  # read by `policy` below (a file may hold thousands of `allow`s)
             try:
                 if stmt.data == "bridge" and self.once(seen, "bridge", stmt, f"network '{name}'"):
                     bridge = self.checked(stmt.children[0], names.interface_problem)
@@ -227,6 +259,8 @@ class Builder:
             )
         self.check_forward_fits(forward, subnets, name)
         policy = self.policy(stmts, name, forward, subnets)
+        if policy is None:  # nothing beyond libvirt: the Network defaults say the same
+            return Network(name, bridge, forward, tuple(subnets), dns, ipv6_guests, self.span(node))
         return Network(
             name,
             bridge,
@@ -304,7 +338,7 @@ class Builder:
             return None
         address, prefix = value.split("/", 1)
         try:
-            ip = ipaddress.ip_address(address)
+            ip = _ip_address(address)
         except ValueError:
             self.error(token, f"'{shown(address)}' is not an IPv4 or IPv6 address")
             return None
@@ -315,7 +349,7 @@ class Builder:
                 f"'/{shown(prefix)}' is not a prefix length for IPv{ip.version} (0-{bits})",
             )
             return None
-        gateway = ipaddress.ip_interface(f"{ip}/{int(prefix)}")
+        gateway = _interface(ip, address, int(prefix))
         net = gateway.network
         problems = []
         if net.prefixlen > bits - 2:
@@ -486,7 +520,6 @@ class Builder:
         return DhcpHost(address, mac, name, self.span(opt))
 
     def check_forward_fits(self, forward: Forward, subnets: list[Subnet], name: str) -> None:
-        families = {s.family for s in subnets}
         for rng in forward.nat_addresses:
             if forward.mode is Mode.NAT and rng.family is Family.IPV6 and not forward.ipv6_nat:
                 self.error(
@@ -494,7 +527,7 @@ class Builder:
                     f"network '{name}' has an IPv6 NAT address but no 'ipv6 nat'",
                     "add 'ipv6 nat' to the forward block",
                 )
-        if forward.ipv6_nat and Family.IPV6 not in families:
+        if forward.ipv6_nat and Family.IPV6 not in {s.family for s in subnets}:
             self.error(
                 forward.span,
                 f"'ipv6 nat' on network '{name}', which has no IPv6 subnet",
@@ -504,12 +537,16 @@ class Builder:
 
     def check_subnets(self, subnets: list[Subnet], name: str) -> None:
         """libvirt serves DHCP (and TFTP) on one subnet per family only; it rejects more."""
+        if len(subnets) < 2:  # nothing can be second (the common case: checked cheaply)
+            return
+        families = [(s, s.family) for s in subnets]
         for family in Family:
+            mine = [s for s, of in families if of is family]
             for what, has in (
                 ("DHCP", lambda s: s.serves_dhcp),
                 ("TFTP", lambda s: s.tftp_root is not None),
             ):
-                serving = [s for s in subnets if s.family is family and has(s)]
+                serving = [s for s in mine if has(s)]
                 for extra in serving[1:]:
                     self.error(
                         extra.span,
@@ -522,15 +559,24 @@ class Builder:
 
     def policy(
         self, stmts: list[Tree], name: str, forward: Forward, subnets: list[Subnet]
-    ) -> build_policy.Policy:
-        """Read the policy statements once the subnets are known (a forward target needs them)."""
+    ) -> build_policy.Policy | None:
+        """Read the policy statements once the subnets are known (a forward target needs them).
+
+        None when the network has none: most networks, so `build_policy` is imported only for
+        files that use it (it is not on `netc compile`'s start-up path otherwise).
+        """
+        if all(stmt.data in _CORE_STATEMENTS for stmt in stmts):
+            return None
+        from . import build_policy
+
         into = build_policy.empty_policy()
         seen: dict[str, Tree] = {}
         ok = True
+        statements, read = build_policy.STATEMENTS, build_policy.build_policy
         for stmt in stmts:
-            if stmt.data in build_policy.STATEMENTS:
+            if stmt.data in statements:
                 try:
-                    build_policy.build_policy(self, stmt, name, forward, subnets, seen, into)
+                    read(self, stmt, name, forward, subnets, seen, into)
                 except _Invalid:
                     ok = False
         if not ok:

@@ -90,7 +90,6 @@ def build_policy(
     into: dict[str, list],
 ) -> None:
     """Read one policy statement into `into` (lists keyed by Policy field); may raise via b.fail."""
-    where = f"network '{name}'"
     if forward.mode is Mode.OPEN:
         b.fail(
             stmt,
@@ -99,11 +98,11 @@ def build_policy(
         )
     if stmt.data == "expose":
         into["port_forwards"].append(expose(b, stmt, name, forward, subnets))
-    elif stmt.data == "services" and b.once(seen, "services", stmt, where):
+    elif stmt.data == "services" and b.once(seen, "services", stmt, f"network '{name}'"):
         into["services"].append(services(b, stmt))
     elif stmt.data == "filter_rule":
         into["filters"].append(guest_filter(b, stmt, name, forward, subnets))
-    elif stmt.data == "isolate" and b.once(seen, "isolate guests", stmt, where):
+    elif stmt.data == "isolate" and b.once(seen, "isolate guests", stmt, f"network '{name}'"):
         into["isolate_guests"].append(True)
 
 
@@ -222,11 +221,15 @@ def services(b: _Builder, stmt: Tree) -> HostServices:
     return HostServices(tuple(listed), b.span(stmt))
 
 
+_FILTER_ACTIONS = {action.value: action for action in FilterAction}
+
+
 def guest_filter(
     b: _Builder, stmt: Tree, name: str, forward: Forward, subnets: Sequence[Subnet]
 ) -> GuestFilter:
     action_node, *rest = stmt.children
-    action = FilterAction(str(action_node.children[0]))
+    word = str(action_node.children[0])
+    action = _FILTER_ACTIONS.get(word) or FilterAction(word)  # a dict is cheaper than the enum
     proto = ports = None
     if len(rest) == 2:
         proto_node = rest[0]

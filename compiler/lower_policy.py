@@ -46,8 +46,9 @@ def isolation(net: Network, fam: Family) -> Iterator[Intent]:
 
 def filters(net: Network) -> Iterator[Intent]:
     """`allow`/`deny`, in the order written, for every subnet of the destination's family."""
+    subnets_of = {family: net.subnets_of(family) for family in Family}  # not once per rule
     for rule in net.filters:
-        for subnet in net.subnets_of(rule.family):
+        for subnet in subnets_of[rule.family]:
             yield ForwardFilter(
                 rule.family,
                 net.name,

@@ -112,21 +112,25 @@ def _overlaps(networks: Sequence[Network]) -> list[Diagnostic]:
     """
     declared = [(net, s) for net in networks for s in net.subnets]
     order = {id(s): i for i, (_, s) in enumerate(declared)}
-    pairs = []
-    for family in {s.family for _, s in declared}:
-        blocks = sorted(
-            ((net, s) for net, s in declared if s.family is family),
-            key=lambda pair: (pair[1].network.network_address, pair[1].network.prefixlen),
-        )
-        open_blocks: list[tuple[Network, Subnet]] = []
-        for net, sub in blocks:
-            start = sub.network.network_address
-            while open_blocks and open_blocks[-1][1].network.broadcast_address < start:
+    # Addresses as integers (one family per group, so they order the same way): comparing
+    # ipaddress objects, and their cached broadcast addresses, cost a Python call each.
+    groups: dict[int, list[tuple[int, int, int, tuple[Network, Subnet]]]] = {}
+    for pair in declared:
+        prefix = pair[1].network
+        start = int(prefix.network_address)
+        last = start | ((1 << (prefix.max_prefixlen - prefix.prefixlen)) - 1)  # broadcast
+        groups.setdefault(prefix.version, []).append((start, prefix.prefixlen, last, pair))
+    pairs = []  # found in any order: sorted below, and no two are the same pair
+    for group in groups.values():
+        group.sort(key=lambda block: (block[0], block[1]))
+        open_blocks: list[tuple[int, tuple[Network, Subnet]]] = []  # (last address, block)
+        for start, _, last, pair in group:
+            while open_blocks and open_blocks[-1][0] < start:
                 open_blocks.pop()
-            for other in open_blocks:
-                earlier, later = sorted([(net, sub), other], key=lambda p: order[id(p[1])])
+            for _, other in open_blocks:
+                earlier, later = sorted([pair, other], key=lambda p: order[id(p[1])])
                 pairs.append((later, earlier))
-            open_blocks.append((net, sub))
+            open_blocks.append((last, pair))
     problems = []
     for (net_a, a), (net_b, b) in sorted(
         pairs, key=lambda p: (order[id(p[0][1])], order[id(p[1][1])])

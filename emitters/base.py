@@ -53,7 +53,30 @@ class Slot(enum.Enum):
     DNAT_OUT = "dnat_out"  # nat output: connections the host opens
 
 
+# Intent types whose slot does not depend on their fields: looked up by type, which is much
+# cheaper than running the match below for each of the tens of thousands of intents.
+SLOT_OF_TYPE: dict[type, Slot] = {
+    ForwardCross: Slot.CROSS,
+    ForwardAllowIn: Slot.TO_GUESTS,
+    ForwardAllowOut: Slot.FROM_GUESTS,
+    NatExclude: Slot.SOURCE_NAT,
+    NatTranslate: Slot.SOURCE_NAT,
+    ForwardAllowDnat: Slot.DNAT_ACCEPT,
+    ForwardCrossEstablished: Slot.CROSS,
+    ForwardIsolate: Slot.CROSS,
+    ForwardFilter: Slot.FROM_GUESTS,
+    HostAcceptEstablished: Slot.HOST_IN,
+    HostAcceptIcmp: Slot.HOST_IN,
+    HostAllow: Slot.HOST_IN,
+    HostReject: Slot.HOST_IN,
+    NatHairpin: Slot.SOURCE_NAT,
+}
+
+
 def slot(intent: Intent) -> Slot:
+    kind = SLOT_OF_TYPE.get(type(intent))
+    if kind is not None:
+        return kind
     match intent:
         case ForwardCross():
             return Slot.CROSS
@@ -86,6 +109,26 @@ def slot(intent: Intent) -> Slot:
         case Dnat():
             return Slot.DNAT_OUT
     raise TypeError(f"no slot for {intent!r}")
+
+
+class Texts:
+    """`str()` of the ipaddress objects in intents, each printed once per emitted ruleset.
+
+    A subnet's prefix is one object shared by the five to ten intents of its subnet, and printing
+    an ipaddress object costs microseconds (IPv6 above all), so the emitters look the text up by
+    the object's identity. Each entry keeps its object alive, so no id is reused meanwhile.
+    """
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[object, str]] = {}
+
+    def __call__(self, value: object) -> str:
+        hit = self._seen.get(id(value))
+        if hit is None:
+            hit = self._seen[id(value)] = (value, str(value))
+        return hit[1]
 
 
 class Emitter(Protocol):

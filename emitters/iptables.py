@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from netc.ir.intents import (
+    Direction,
     ForwardAllowIn,
     ForwardAllowOut,
     ForwardCross,
     ForwardReject,
     HostAccept,
+    HostPath,
     Intent,
     NatExclude,
     NatTranslate,
@@ -40,7 +42,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
-from .base import Slot, slot
+from .base import Slot, Texts, slot
 
 # (table, chain, built-in parent) in the order the jumps sit at the top of each parent.
 CHAINS = (
@@ -66,6 +68,7 @@ _SLOT_CHAIN = {
     Slot.DNAT_OUT: "NETC_LOC",
 }
 _REJECT = {Family.IPV4: "icmp-port-unreachable", Family.IPV6: "icmp6-port-unreachable"}
+_REJECT_RULE = {family: f"-j REJECT --reject-with {how}" for family, how in _REJECT.items()}
 
 
 class IptablesEmitter:
@@ -78,10 +81,12 @@ class IptablesEmitter:
         if not intents:  # only `open` networks: netc enforces nothing and creates no chains
             return ""
         rules: dict[str, list[str]] = {chain: [] for _, chain, _ in CHAINS}
+        text = Texts()
+        family = self.family
         for intent in intents:
-            if intent.family is self.family:
+            if intent.family is family:
                 chain = _SLOT_CHAIN[slot(intent)]
-                rules[chain].append(f"-A {chain} {_rule(intent)}")
+                rules[chain].append(f"-A {chain} {_rule(intent, text)}")
         out: list[str] = []
         for table in ("filter", "nat"):
             mine = [(chain, parent) for t, chain, parent in CHAINS if t == table]
@@ -109,37 +114,41 @@ class IptablesEmitter:
         return "\n".join(out) + "\n"
 
 
-def _rule(intent: Intent) -> str:
+def _rule(intent: Intent, text: Texts) -> str:
+    """One rule; `text` prints the subnets (shared by many intents) once per ruleset."""
     match intent:
         case ForwardCross():
             return f"-i {intent.bridge} -o {intent.bridge} -j ACCEPT"
         case ForwardAllowIn():
             dev = f" -i {intent.in_dev}" if intent.in_dev else ""
             state = " -m conntrack --ctstate RELATED,ESTABLISHED" if intent.established_only else ""
-            return f"-d {intent.subnet}{dev} -o {intent.bridge}{state} -j ACCEPT"
+            return f"-d {text(intent.subnet)}{dev} -o {intent.bridge}{state} -j ACCEPT"
         case ForwardAllowOut():
             dev = f" -o {intent.out_dev}" if intent.out_dev else ""
-            return f"-s {intent.subnet} -i {intent.bridge}{dev} -j ACCEPT"
+            return f"-s {text(intent.subnet)} -i {intent.bridge}{dev} -j ACCEPT"
         case ForwardReject():
-            side = "-o" if slot(intent) is Slot.TO_GUESTS else "-i"
+            # the slot's side: TO_GUESTS leaves on the bridge, FROM_GUESTS comes in on it
+            side = "-o" if intent.direction is Direction.TO_GUESTS else "-i"
             return f"{side} {intent.bridge} -j REJECT --reject-with {_REJECT[intent.family]}"
         case HostAccept():
-            side = "-i" if slot(intent) is Slot.HOST_IN else "-o"
+            side = "-i" if intent.path is HostPath.GUEST_TO_HOST else "-o"  # HOST_IN or HOST_OUT
             proto = intent.proto.value
             return f"{side} {intent.bridge} -p {proto} -m {proto} --dport {intent.port} -j ACCEPT"
         case NatExclude():
             dev = f" -o {intent.out_dev}" if intent.out_dev else ""
-            return f"-s {intent.subnet} -d {intent.destination}{dev} -j RETURN"
+            subnet, destination = text(intent.subnet), text(intent.destination)
+            return f"-s {subnet} -d {destination}{dev} -j RETURN"
         case NatTranslate():
             dev = f" -o {intent.out_dev}" if intent.out_dev else ""
             proto = f" -p {intent.proto.value}" if intent.proto else ""
-            head = f"-s {intent.subnet} ! -d {intent.subnet}{dev}{proto}"
+            subnet = text(intent.subnet)
+            head = f"-s {subnet} ! -d {subnet}{dev}{proto}"
             ports = f"{intent.ports.first}-{intent.ports.last}" if intent.ports else ""
             if intent.to_addresses is None:
                 return f"{head} -j MASQUERADE" + (f" --to-ports {ports}" if ports else "")
             target = _addresses(intent.to_addresses) + (f":{ports}" if ports else "")
             return f"{head} -j SNAT --to-source {target}"
-    return _policy_rule(intent)
+    return _policy_rule(intent, text)
 
 
 def _addresses(rng: AddressRange) -> str:
@@ -183,8 +192,8 @@ def _dst(prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" -d {prefix}"  # iptables-save omits -d 0.0.0.0/0
 
 
-def _policy_rule(intent: Intent) -> str:
-    reject = f"-j REJECT --reject-with {_REJECT[intent.family]}"
+def _policy_rule(intent: Intent, text: Texts) -> str:
+    reject = _REJECT_RULE[intent.family]
     match intent:
         case Dnat():
             if intent.host_address is not None:
@@ -207,7 +216,7 @@ def _policy_rule(intent: Intent) -> str:
         case NatHairpin():
             l4 = _l4(intent.proto, intent.target_ports)
             return (
-                f"-s {intent.subnet} -d {_host(intent.target)} -o {intent.bridge}{l4} "
+                f"-s {text(intent.subnet)} -d {_host(intent.target)} -o {intent.bridge}{l4} "
                 "-m conntrack --ctstate DNAT -j MASQUERADE"
             )
         case ForwardCrossEstablished():
@@ -217,7 +226,8 @@ def _policy_rule(intent: Intent) -> str:
         case ForwardFilter():
             l4 = _l4(intent.proto, intent.ports)
             verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
-            return f"-s {intent.subnet}{_dst(intent.destination)} -i {intent.bridge}{l4} {verdict}"
+            where = f"-s {text(intent.subnet)}{_dst(intent.destination)}"
+            return f"{where} -i {intent.bridge}{l4} {verdict}"
         case HostAcceptEstablished():
             return f"-i {intent.bridge} {_ESTABLISHED} -j ACCEPT"
         case HostAcceptIcmp():

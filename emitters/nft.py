@@ -36,10 +36,11 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
-from .base import Slot, slot
+from .base import SLOT_OF_TYPE, Slot, Texts, slot
 
 TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
+_NFPROTO = {family: f"meta nfproto {family.value}" for family in Family}
 # slot -> (base chain, dispatch key, per-network chain name prefix)
 _DISPATCH = {
     Slot.DNAT_ACCEPT: ("forward", "oifname", "fwd_in_"),
@@ -49,6 +50,10 @@ _DISPATCH = {
     Slot.HOST_IN: ("input", "iifname", "host_in_"),
     Slot.HOST_OUT: ("output", "oifname", "host_out_"),
 }
+
+# The same for the intent types whose slot is fixed, looked up by type: the common path of
+# `_Chains.add` then touches no enum (an enum's hash and its class attributes cost a Python call).
+_DISPATCH_OF_TYPE = {t: _DISPATCH[kind] for t, kind in SLOT_OF_TYPE.items() if kind in _DISPATCH}
 
 
 class NftEmitter:
@@ -75,7 +80,7 @@ class _Chains:
 
     def __init__(self) -> None:
         self.regular: dict[str, list[str]] = {}
-        self.nat_index: dict[tuple[str, IPNetwork], int] = {}
+        self.nat_index: dict[tuple[str, str], int] = {}  # (network, subnet text)
         self.nat_count: dict[str, int] = {}  # NAT subnets numbered so far, per network
         # base chain -> (dispatch key expression, [(element, target chain)])
         self.dispatch: dict[str, dict[str, list[tuple[str, str]]]] = {
@@ -87,6 +92,7 @@ class _Chains:
         # nat base chains that jump to every network's DNAT chain (port forwards are matched by
         # destination, so there is no key to dispatch on).
         self.jumps: dict[str, list[str]] = {"prerouting": [], "nat_output": []}
+        self.text = Texts()
 
     @property
     def empty(self) -> bool:
@@ -99,23 +105,35 @@ class _Chains:
         return self.regular[name]
 
     def add(self, intent: Intent) -> None:
+        dispatch = _DISPATCH_OF_TYPE.get(type(intent))
+        if dispatch is not None:
+            self.add_dispatched(intent, dispatch)
+            return
         kind = slot(intent)
-        if kind in (Slot.DNAT_PRE, Slot.DNAT_OUT):
+        if kind is Slot.DNAT_PRE or kind is Slot.DNAT_OUT:
             self.dnat(intent, kind)
             return
         if kind is Slot.SOURCE_NAT:
             ip = _IP[intent.family]
-            key = (intent.network, intent.subnet)
+            subnet = self.text(intent.subnet)
+            # keyed by the subnet's text: equal exactly when the subnets are, and cheaper to hash
+            key = (intent.network, subnet)
             if key not in self.nat_index:  # subnets numbered per network, in first-seen order
                 self.nat_index[key] = self.nat_count.get(intent.network, 0)
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
-            self.chain("postrouting", f"{ip} saddr", str(intent.subnet), name).append(_rule(intent))
+            self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
             return
-        base, key, prefix = _DISPATCH[kind]
+        self.add_dispatched(intent, _DISPATCH[kind])
+
+    def add_dispatched(self, intent: Intent, dispatch: tuple[str, str, str]) -> None:
+        """Into the network's chain for `dispatch` (base chain, key, chain name prefix)."""
+        base, key, prefix = dispatch
         name = prefix + intent.network
-        bridge = f'"{intent.bridge}"'
-        self.chain(base, key, bridge, name).append(_rule(intent))
+        rules = self.regular.get(name)
+        if rules is None:
+            rules = self.chain(base, key, f'"{intent.bridge}"', name)
+        rules.append(_rule(intent, self.text))
 
     def dnat(self, intent: Dnat, kind: Slot) -> None:
         base, name = {
@@ -125,7 +143,7 @@ class _Chains:
         if name not in self.regular:
             self.regular[name] = []
             self.jumps[base].append(name)
-        self.regular[name].append(_rule(intent))
+        self.regular[name].append(_rule(intent, self.text))
 
     def render_jumps(self) -> list[str]:
         hooks = {
@@ -167,38 +185,39 @@ class _Chains:
 
 
 def _family(intent: Intent) -> str:
-    return f"meta nfproto {intent.family.value}"
+    return _NFPROTO[intent.family]
 
 
 def _dev(match: str, dev: str | None) -> str:
     return f' {match} "{dev}"' if dev else ""
 
 
-def _rule(intent: Intent) -> str:
+def _rule(intent: Intent, text: Texts) -> str:
+    """One rule; `text` prints the subnets (shared by many intents) once per ruleset."""
     ip = _IP[intent.family]
     match intent:
         case ForwardCross():
             return f'{_family(intent)} iifname "{intent.bridge}" accept'
         case ForwardAllowIn():
             state = " ct state established,related" if intent.established_only else ""
-            return f"{ip} daddr {intent.subnet}{_dev('iifname', intent.in_dev)}{state} accept"
+            return f"{ip} daddr {text(intent.subnet)}{_dev('iifname', intent.in_dev)}{state} accept"
         case ForwardAllowOut():
-            return f"{ip} saddr {intent.subnet}{_dev('oifname', intent.out_dev)} accept"
+            return f"{ip} saddr {text(intent.subnet)}{_dev('oifname', intent.out_dev)} accept"
         case ForwardReject():
             return f"{_family(intent)} reject"
         case HostAccept():
             return f"{_family(intent)} {intent.proto.value} dport {intent.port} accept"
         case NatExclude():
-            return f"{ip} daddr {intent.destination}{_dev('oifname', intent.out_dev)} return"
+            return f"{ip} daddr {text(intent.destination)}{_dev('oifname', intent.out_dev)} return"
         case NatTranslate():
-            head = f"{ip} daddr != {intent.subnet}{_dev('oifname', intent.out_dev)}"
+            head = f"{ip} daddr != {text(intent.subnet)}{_dev('oifname', intent.out_dev)}"
             if intent.proto is not None:
                 head += f" meta l4proto {intent.proto.value}"
             ports = f":{intent.ports.first}-{intent.ports.last}" if intent.ports else ""
             if intent.to_addresses is None:
                 return f"{head} masquerade" + (f" to {ports}" if ports else "")
             return f"{head} snat {ip} to {_addresses(intent.to_addresses, bool(ports))}{ports}"
-    return _policy_rule(intent)
+    return _policy_rule(intent, text)
 
 
 # -- beyond libvirt (issue 8) -----------------------------------------------------------------
@@ -224,7 +243,7 @@ def _daddr(ip: str, prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" {ip} daddr {prefix}"
 
 
-def _policy_rule(intent: Intent) -> str:
+def _policy_rule(intent: Intent, text: Texts) -> str:
     ip = _IP[intent.family]
     match intent:
         case Dnat():
@@ -252,7 +271,7 @@ def _policy_rule(intent: Intent) -> str:
         case ForwardIsolate():
             return f'{_family(intent)} iifname "{intent.bridge}" reject'
         case ForwardFilter():
-            match = f"{ip} saddr {intent.subnet}{_daddr(ip, intent.destination)}"
+            match = f"{ip} saddr {text(intent.subnet)}{_daddr(ip, intent.destination)}"
             return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
         case HostAcceptEstablished():
             return f"{_family(intent)} ct state established,related accept"

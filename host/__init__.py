@@ -8,7 +8,9 @@
     forwarding.py ip_forward and IPv6 forwarding, restored on down
     backends.py   nftables and iptables with one face: install, remove, listing
     iptables_save.py  reading iptables-save, removal generated from the live ruleset
-    libvirt_chains.py  removing libvirt's LIBVIRT_* rules for netc's bridges
+    libvirt_chains.py  removing libvirt's LIBVIRT_* rules for netc's bridges (chains: once unused)
+    libvirt_nft.py     removing libvirt's `libvirt_network` nft rules for them, by handle
+    libvirt_leftovers.py  either's live rules for netc's bridges, for status/doctor/apply
     apply.py, down.py, status.py, migrate.py, doctor.py  the commands' work
 
 Nothing here is imported by `netc compile`; pyroute2 is imported only inside links.py's

@@ -16,7 +16,7 @@ from dataclasses import replace
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 
-from . import forwarding, links, port_isolation
+from . import forwarding, libvirt_leftovers, links, port_isolation
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
@@ -26,11 +26,17 @@ from .state import FlaggedPort, NetworkState, State, save_state
 def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Report:
     sources = read_files(files)
     with where.locked():
-        return apply_sources(sources, where, backend)
+        return apply_sources(sources, where, backend, libvirt_note=True)
 
 
-def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None) -> Report:
-    """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock."""
+def apply_sources(
+    new_sources: dict[str, str], where: Where, backend: str | None, libvirt_note: bool = False
+) -> Report:
+    """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
+
+    `apply` does not take bridges over from libvirt (`migrate` does); with `libvirt_note` it
+    says so when libvirt's rules for these bridges (nft or iptables) are live.
+    """
     report = Report()
     host = where.host()
     old = where.state()
@@ -115,6 +121,8 @@ def apply_sources(new_sources: dict[str, str], where: Where, backend: str | None
         where.state_file,
         State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
+    for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
+        report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
     return report
 
 

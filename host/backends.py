@@ -26,6 +26,9 @@ from . import iptables_save
 from .run import Host, which
 
 NFT_TABLE = "inet netc"
+# `-w`: iptables-legacy's restore takes the xtables lock (one file for the whole machine, which
+# libvirt's `iptables -w` also takes); wait for it instead of failing. iptables-nft ignores it.
+RESTORE = ("-w", "5", "--noflush")
 NETC_PREFIX = "NETC_"
 
 
@@ -163,7 +166,7 @@ class IptablesBackend:
 
     def _restore(self, tool: str, text: str, what: str | None = None) -> None:
         if text:
-            self.host.check([f"{tool}-restore", "--noflush"], text, what=what)
+            self.host.check([f"{tool}-restore", *RESTORE], text, what=what)
 
     def _roll_back(self, tool: str, before: dict[str, iptables_save.Table]) -> None:
         """Put netc's chains of one family back as they were (after a failed load).

@@ -5,7 +5,8 @@ drop anywhere else still drops it. This is libvirt users' most frequent breakage
 nftables switch: Docker sets iptables `FORWARD` policy DROP (guests lose the outside), a host
 firewall's input policy drops guests' DHCP and DNS. doctor reads the live ruleset (`nft -j list
 ruleset`, and iptables-legacy's tables when there are any) and the sysctls, and prints one
-finding per problem with the concrete fix. On a clean host it prints nothing.
+finding per problem with the concrete fix. On a clean host it prints nothing. It also finds
+libvirt's own rules for netc's bridges, nft or iptables (a second firewall for the same guests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from netc.ir.model import Network
 
-from . import forwarding, iptables_save
+from . import forwarding, iptables_save, libvirt_leftovers
 from .backends import available, make_backend
 from .lifecycle import Where, compile_stored, read_files
 from .run import Host, which
@@ -99,6 +100,7 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
                     "host (Docker, Kubernetes) needs bridged traffic filtered",
                 )
             )
+    findings += _libvirt_checks(host, networks, state.backend if state else None, files)
     if state is not None:
         findings += _applied_checks(host, state, networks)
     findings += _isolation_checks(where.netns, networks)
@@ -123,6 +125,18 @@ def _isolation_checks(netns: str | None, networks: Sequence[Network]) -> list[Fi
                 )
             )
     return findings
+
+
+def _libvirt_checks(
+    host: Host, networks: Sequence[Network], backend: str | None, files: Sequence[str]
+) -> list[Finding]:
+    """libvirt's rules for the same bridges (nft or iptables): a second firewall for the guests."""
+    target = " ".join(
+        [f"netc migrate --to {backend or 'nftables'}", *(files if not backend else ())]
+    )
+    return [
+        Finding(stale.text(), stale.fix(target)) for stale in libvirt_leftovers.find(host, networks)
+    ]
 
 
 def _applied_checks(host: Host, state, networks: Sequence[Network]) -> list[Finding]:

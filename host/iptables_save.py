@@ -42,19 +42,26 @@ class Rule:
         return None
 
     def mentions_interface(self, names: Iterable[str]) -> bool:
-        tokens = shlex.split(self.spec)
-        wanted = set(names)
-        return any(
-            flag in ("-i", "-o", "--in-interface", "--out-interface") and value in wanted
-            for flag, value in zip(tokens, tokens[1:])
-        )
+        return bool(set(names) & set(self.interfaces()))
+
+    def interfaces(self) -> list[str]:
+        """The interfaces an `-i`/`-o` match accepts (a negated `! -i X` is left out)."""
+        return self._values(("-i", "-o", "--in-interface", "--out-interface"))
 
     def sources(self) -> list[str]:
+        """The `-s` values (a negated `! -s NET` is left out)."""
+        return self._values(("-s", "--source"))
+
+    def destinations(self) -> list[str]:
+        """The `-d` values (a negated `! -d NET` is left out)."""
+        return self._values(("-d", "--destination"))
+
+    def _values(self, flags: tuple[str, ...]) -> list[str]:
         tokens = shlex.split(self.spec)
         return [
             value
             for before, flag, value in zip(["", *tokens], tokens, tokens[1:])
-            if flag in ("-s", "--source") and before != "!"
+            if flag in flags and before != "!"
         ]
 
 
@@ -104,13 +111,15 @@ def removal(
     tables: dict[str, Table],
     owned: Callable[[str], bool],
     drop_rule: Callable[[Rule], bool] | None = None,
+    keep_chains: bool = False,
 ) -> tuple[str, list[str]]:
     """Restore text (for `--noflush`) that removes owned chains and every jump into them.
 
     With `drop_rule`, only the rules it selects are deleted from owned chains, and an owned chain
-    is removed (with the jumps into it) only when no rule is left in it: that is how libvirt's
-    shared LIBVIRT_* chains lose one network's rules and survive for another's. Returns the text
-    (empty when there is nothing to do) and one line per thing removed, for the report.
+    is removed (with the jumps into it) only when no rule is left in it, and never with
+    `keep_chains`: that is how libvirt's shared LIBVIRT_* chains lose one network's rules and
+    stay, jumps and all, for the others (libvirt_chains.py). Returns the text (empty when there
+    is nothing to do) and one line per thing removed, for the report.
     """
     out: list[str] = []
     report: list[str] = []
@@ -127,7 +136,7 @@ def removal(
             for rule in gone:
                 lines.append(f"-D {chain} {rule.spec}")
                 report.append(f"{table.name} rule: -A {chain} {rule.spec}")
-            if len(gone) == len(rules):
+            if len(gone) == len(rules) and not keep_chains:
                 doomed.append(chain)
         for rule in table.rules:
             if rule.chain not in doomed and rule.target in doomed:

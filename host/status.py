@@ -4,7 +4,9 @@ Drift has two sides, and both are reported: the live rules are not what netc loa
 ran `nft flush ruleset`, restarted a firewall service, deleted a chain), or the files on disk no
 longer say what was applied (edited since). A network with `isolate guests` also drifts when a
 port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
-Either way `netc apply` repairs it.
+Either way `netc apply` repairs it. libvirt's rules for netc's bridges, nftables or iptables
+(still there because netc was applied, not migrated to), are drift too: `netc migrate` removes
+them (libvirt_leftovers.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import links
+from . import libvirt_leftovers, links
 from .port_isolation import unisolated_ports
 from .backends import available, make_backend
-from .lifecycle import Report, Where, read_files
+from .lifecycle import Report, Where, compile_stored, read_files
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,10 @@ def status(files: Sequence[str], where: Where) -> Status:
         if name != old.backend:
             drift = True
             report.say(f"drift: stale netc rules in {name}; `netc migrate --to {old.backend}`")
+    networks = compile_stored(old.sources).program.networks
+    for stale in libvirt_leftovers.find(host, networks):
+        drift = True
+        report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
         info = found.get(owned.bridge)

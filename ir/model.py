@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from .record import record
 
 from .span import Span
 
@@ -23,7 +23,16 @@ class Family(enum.Enum):
 
     @classmethod
     def of(cls, value: IPAddress | IPInterface | IPNetwork) -> "Family":
-        return cls.IPV4 if value.version == 4 else cls.IPV6
+        return _family_of(value)
+
+
+# The records' `family` properties are read for every subnet and intent many times over: a plain
+# function and module constants are cheaper than the classmethod and the enum's class attributes.
+_IPV4, _IPV6 = Family.IPV4, Family.IPV6
+
+
+def _family_of(value: IPAddress | IPInterface | IPNetwork) -> Family:
+    return _IPV4 if value.version == 4 else _IPV6
 
 
 class Proto(enum.Enum):
@@ -40,7 +49,7 @@ class Mode(enum.Enum):
     ISOLATED = "isolated"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PortRange:
     first: int
     last: int
@@ -52,7 +61,7 @@ class PortRange:
 DEFAULT_NAT_PORTS = PortRange(1024, 65535)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddressRange:
     """An inclusive range of addresses of one family (`first == last` for a single address)."""
 
@@ -61,10 +70,10 @@ class AddressRange:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.first)
+        return _family_of(self.first)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DhcpHost:
     address: IPAddress
     mac: str | None
@@ -72,7 +81,7 @@ class DhcpHost:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Subnet:
     """One `ip` block: the host's gateway address on the bridge, its prefix, and what it serves."""
 
@@ -86,7 +95,7 @@ class Subnet:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.gateway)
+        return _family_of(self.gateway)
 
     @property
     def network(self) -> IPNetwork:
@@ -97,7 +106,7 @@ class Subnet:
         return bool(self.dhcp_ranges or self.dhcp_hosts)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Forward:
     mode: Mode
     dev: str | None
@@ -111,7 +120,7 @@ class Forward:
         return next((r for r in self.nat_addresses if r.family is family), None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PortForward:
     """`expose`: connections to a host port are sent to a guest's port (DNAT).
 
@@ -129,10 +138,10 @@ class PortForward:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.target)
+        return _family_of(self.target)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostService:
     """One entry of `services { ... }`: a port (range) guests may reach on the host.
 
@@ -147,7 +156,7 @@ class HostService:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HostServices:
     """The guest → host allow-list; whatever else guests send to the host is rejected."""
 
@@ -160,7 +169,7 @@ class FilterAction(enum.Enum):
     DENY = "deny"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GuestFilter:
     """`allow` / `deny` of guest traffic to a destination, before the forward mode's defaults.
 
@@ -175,10 +184,10 @@ class GuestFilter:
 
     @property
     def family(self) -> Family:
-        return Family.of(self.destination)
+        return _family_of(self.destination)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Network:
     name: str
     bridge: str
@@ -197,7 +206,7 @@ class Network:
         return tuple(s for s in self.subnets if s.family is family)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Program:
     """Every network of one compilation, in source order."""
 

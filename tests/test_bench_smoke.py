@@ -50,6 +50,11 @@ def test_worker_reports_rules_and_memory(tmp_path: Path) -> None:
 
 def test_peer_inputs_have_n_rules(tmp_path: Path) -> None:
     assert peers.ferm_input(4).count("ACCEPT;") == 4
+    ours = compile_text(peers.netc_input(4), "peers.net", "iptables")
+    accepts = [line for line in ours.splitlines() if " -d 172." in line]
+    assert accepts == [
+        f"-A NETC_FWO -s 10.0.0.0/16 -d 172.16.0.{i}/32 -i pb0 -j ACCEPT" for i in range(4)
+    ]
     argv = peers.write_aerleon(str(tmp_path), 4)
     policy = Path(argv["speedway"][-1].split("=", 1)[1]).read_text()
     assert policy.count("term t") == 4

@@ -11,7 +11,7 @@ import pytest
 
 from cli_run import assert_clean_outcome, run_cli
 from netc.compiler import sources
-from netc.compiler.parse import MAX_SYNTAX_ERRORS
+from netc.compiler.recover import MAX_SYNTAX_ERRORS
 from netc.compiler.validate import network_reference_problem
 from netc.diagnostics import Diagnostic, render
 from netc.ir.span import Span

@@ -13,8 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "migrate",
         help="move netc's rules to another firewall backend",
         description="Install the applied networks' rules on the new backend, then remove "
-        "netc's rules and chains from the old one, and libvirt's LIBVIRT_* iptables rules for "
-        "the same bridges (chains too, once nothing else uses them). Reports what it removed. "
+        "netc's rules and chains from the old one, and libvirt's rules for the same bridges: "
+        "its LIBVIRT_* iptables rules and its nft rules in ip/ip6 libvirt_network (the chains "
+        "and tables too, in both families, once no libvirt network is left in them). Reports "
+        "what it removed. "
         "FILEs take over networks netc has not applied yet (e.g. from libvirt).",
     )
     p.add_argument(

@@ -13,6 +13,7 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Outcome:
     result: str
     logged: tuple[dict, ...]
     ms: int = 0  # how long the client took
+    by: str | None = None  # who sent the ICMP error (or echo reply) the client got, if any
 
     @property
     def ok(self) -> bool:
@@ -52,7 +54,8 @@ class Outcome:
 
     def __str__(self) -> str:
         seen = f" seen {self.peer} port {self.sport}" if self.logged else " server saw nothing"
-        return f"{self.spec}: {self.result} in {self.ms} ms;{seen}"
+        by = f" (from {self.by})" if self.by else ""
+        return f"{self.spec}: {self.result}{by} in {self.ms} ms;{seen}"
 
 
 class Servers:
@@ -67,7 +70,7 @@ class Servers:
         return os.path.join(self.logdir, f"{role}.log")
 
     def start(self, listen: Mapping[str, Sequence[str]], wait: float = 5.0) -> None:
-        """Start one server per role, listening on specs like "tcp/8080"; wait until all bound."""
+        """Start one server per role, listening on specs like "tcp/8080" or "icmp"; wait for all."""
         started = []
         for role, specs in listen.items():
             proc = self.topo.popen(
@@ -106,6 +109,8 @@ class Servers:
         for name in os.listdir(self.logdir):
             with open(os.path.join(self.logdir, name), encoding="utf-8") as fh:
                 for line in fh:
+                    if not line.endswith("\n"):
+                        break  # a line the server is still writing (read while waiting for it)
                     entry = json.loads(line)
                     by_token.setdefault(entry["token"], []).append(entry)
         return by_token
@@ -138,9 +143,18 @@ class Servers:
                 raise RuntimeError(f"probe client in {role} failed: {err.strip()}")
             reports += [(role, json.loads(line)) for line in out.splitlines()]
         logged = self._logged()
+        # An echo reply comes from the kernel, not from the server, so a client may see it
+        # before the server has logged the request (TCP/UDP answers are sent after logging).
+        # The request is already queued on the server's raw socket: wait for the log briefly.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and any(
+            r["result"] == "ok" and r["token"] not in logged for _, r in reports
+        ):
+            time.sleep(0.01)
+            logged = self._logged()
         return {
             (role, r["spec"]): Outcome(
-                r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"]
+                r["spec"], r["result"], tuple(logged.get(r["token"], ())), r["ms"], r.get("by")
             )
             for role, r in reports
         }

@@ -8,6 +8,15 @@ libvirt's nftables switch: masquerade with port remapping, no inbound connection
 host→guest ssh, guest→host DNS/DHCP, guest↔guest on the bridge; isolated and routed networks get
 their own expectations. A `none` run (no rules at all) proves each check marked `sensitive` can
 fail: without netc the source leaks and wan→guest succeeds.
+
+Beyond TCP/UDP: ICMP echo both ways (raw sockets; masqueraded out of a NAT network, refused in),
+the far end's port unreachable for a guest's UDP flow, which must come back through NAT as
+conntrack *related* (the client checks who sent it, so the host's own reject cannot pass for it),
+and the host services libvirt opens per mode — DNS over TCP, TFTP (answered from a transfer port,
+as a real server does), DHCPv6 (unicast and a solicit to ff02::1:2) — on a host closed with
+`services { }`: on an open host those rows would pass without any rules. Rows that the empty
+baseline cannot break (a service that must stay reachable, a related error) are each guarded by a
+mutant ruleset in MUTANTS instead.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -72,9 +81,13 @@ class Check:
     sport: int | None = None
     broadcast: bool = False
     closed: bool = False  # no server listens: the far end answers with a port unreachable
+    group: str | None = None  # send to this multicast group (scoped, e.g. "ff02::1:2%eth0")
 
     def spec(self, topo: Topology) -> str:
         host = "255.255.255.255" if self.broadcast else topo.addr(self.server, self.family)
+        host = self.group or host
+        if self.proto == "icmp":  # an echo request; the server role logs it from a raw socket
+            return f"icmp/{host}"
         tail = "" if self.sport is None else f"/{self.sport}"
         return f"{self.proto}/{host}/{self.port}{tail}"
 
@@ -95,6 +108,9 @@ class Expect:
     sensitive: bool = False  # the no-rules baseline must violate this expectation
     ports: tuple[int, int] = (1024, 65535)
     result: str | None = None  # the client's exact verdict when blocked ("refused": a reject)
+    # "far": the ICMP error must come from the server role's address (the far end's own port
+    # unreachable, brought back through NAT as related), not from the host's reject
+    by: str | None = None
 
     def problems(self, check: Check, topo: Topology, outcome: Outcome) -> list[str]:
         """Why `outcome` does not meet this expectation (empty when it does)."""
@@ -103,6 +119,9 @@ class Expect:
                 return [f"expected blocked, got {outcome}"]
             if self.result is not None and outcome.result != self.result:
                 return [f"expected the client to see {self.result}, got {outcome}"]
+            far = topo.addr(check.server, check.family)
+            if self.by == "far" and outcome.by != far:
+                return [f"expected the ICMP error to come from {far}, got {outcome}"]
             return []
         if not outcome.ok:
             return [f"expected to get through, got {outcome}"]
@@ -147,27 +166,36 @@ CROSS = Check("guest_to_guest2", "guest", "tcp", "guest2", HOST_TCP)
 TO_HOST = Check("guest_to_host_tcp", "guest", "tcp", "host", HOST_TCP)
 CLOSED_TCP = Check("guest_to_wan_closed_tcp", "guest", "tcp", "wan", 9, sport=702, closed=True)
 CLOSED_UDP = Check("guest_to_wan_closed_udp", "guest", "udp", "wan", 9, sport=703, closed=True)
+# ICMP echo (raw sockets: the server role logs the request, its kernel answers it)
+PING_OUT = Check("guest_ping_wan", "guest", "icmp", "wan", 0)
+PING_IN = Check("wan_ping_guest", "wan", "icmp", "guest", 0)
+PING_HOST = Check("guest_ping_host", "guest", "icmp", "host", 0)
+# host services beyond DHCP/DNS: TFTP (IPv4 only; request to udp 69, the server answers from
+# another port and the client acks there) and DHCPv6 (client port 546 -> server 547)
+TFTP = Check("guest_to_host_tftp", "guest", "tftp", "host", 69)
+DHCPV6 = Check("guest_to_host_dhcpv6", "guest", "udp", "host", 547, family=6, sport=546)
+# ... and as a real client solicits: from its link-local address to ff02::1:2
+DHCPV6_SOLICIT = Check(
+    "guest_dhcpv6_solicit", "guest", "udp", "host", 547, 6, sport=546, group="ff02::1:2%eth0"
+)
 
 
 def _v6(check: Check) -> Check:
-    return Check(
-        check.name + "_v6",
-        check.client,
-        check.proto,
-        check.server,
-        check.port,
-        6,
-        None if check.sport is None else check.sport + 10,
-    )
+    """The same check over IPv6 (a source port moved by 10, so both can run side by side)."""
+    sport = None if check.sport is None else check.sport + 10
+    return replace(check, name=check.name + "_v6", family=6, sport=sport)
 
 
 MASQ = Expect(True, "masquerade", remapped=True, sensitive=True)
+MASQ_ICMP = Expect(True, "masquerade", sensitive=True)  # no ports: the echo id may stay
 OWN = Expect(True, "own")
 REACH = Expect(True)
 # libvirt rejects (icmp port-unreachable), never drops: the client must see a refusal at once
 BLOCKED = Expect(False, sensitive=True, result="refused")
 # the far end's port unreachable must come back to the guest through NAT (ct state related)
 FAR_REFUSAL = Expect(False, result="refused")
+# ... and for UDP, the port unreachable must be the far end's (not a reject by the host)
+FAR_UNREACHABLE = Expect(False, result="refused", by="far")
 HOST_SIDE = _checks(
     (SSH, OWN), (DNS_UDP, REACH), (DNS_TCP, REACH), (DHCP, REACH), (DHCP_BCAST, REACH)
 )
@@ -214,10 +242,12 @@ SCENARIOS = [
             (OUT_TCP, MASQ),
             (OUT_UDP, MASQ),
             (CLOSED_TCP, FAR_REFUSAL),
-            (CLOSED_UDP, FAR_REFUSAL),
+            (CLOSED_UDP, FAR_UNREACHABLE),
             (IN_TCP, BLOCKED),
             (IN_UDP, BLOCKED),
             (CROSS, OWN),
+            (PING_OUT, MASQ_ICMP),
+            (PING_IN, BLOCKED),
             *HOST_SIDE,
         ),
     ),
@@ -237,6 +267,8 @@ SCENARIOS = [
             (OUT_UDP, BLOCKED),
             (IN_TCP, BLOCKED),
             (IN_UDP, BLOCKED),
+            (PING_OUT, BLOCKED),
+            (PING_IN, BLOCKED),
             (TO_HOST, OWN),
             (CROSS, OWN),
             *HOST_SIDE,
@@ -252,6 +284,8 @@ SCENARIOS = [
             (OUT_UDP, Expect(True, "own", remapped=False)),
             (IN_TCP, OWN),
             (IN_UDP, OWN),
+            (PING_OUT, OWN),
+            (PING_IN, OWN),
             (CROSS, OWN),
             *HOST_SIDE,
         ),
@@ -265,6 +299,10 @@ SCENARIOS = [
             (OUT_UDP, Expect(True, "own", remapped=False)),
             (IN_TCP, BLOCKED),
             (IN_UDP, BLOCKED),
+            (PING_OUT, OWN),
+            (PING_IN, BLOCKED),
+            # inbound is replies only: the far end's port unreachable enters as related
+            (CLOSED_UDP, FAR_UNREACHABLE),
             (SSH, OWN),
             # `dev eth0` restricts egress: a bridge netc does not manage is not eth0
             (Check("guest_to_other_bridge", "guest", "tcp", "peer0", GUEST_TCP), BLOCKED),
@@ -285,7 +323,12 @@ SCENARIOS = [
             (_v6(SSH), OWN),
             (_v6(DNS_UDP), REACH),
             (_v6(DNS_TCP), REACH),
+            (DHCPV6, REACH),
             (_v6(CROSS), OWN),
+            (PING_OUT, MASQ_ICMP),
+            (PING_IN, BLOCKED),
+            (_v6(PING_OUT), OWN),
+            (_v6(PING_IN), OWN),
         ),
     ),
     # `ipv6 nat` (libvirt's <nat ipv6='yes'>): IPv6 masqueraded too, and closed inbound
@@ -301,6 +344,9 @@ SCENARIOS = [
             (_v6(IN_UDP), BLOCKED),
             (_v6(SSH), OWN),
             (_v6(CROSS), OWN),
+            (_v6(PING_OUT), MASQ_ICMP),
+            (_v6(PING_IN), BLOCKED),
+            (_v6(CLOSED_UDP), FAR_UNREACHABLE),
         ),
     ),
 ]
@@ -383,6 +429,84 @@ SCENARIOS.append(
         ),
     )
 )
+
+
+def _served(forward: str, bridge: str, gateway4: str, served: bool = True) -> str:
+    """A network whose host is closed to guests (`services { }`): only what it serves gets in.
+
+    Without `services` netc (like libvirt) leaves the host open, so a guest→host row would pass
+    with no rules at all; closed, each service row depends on netc's own accept. `served`
+    False: no TFTP, no DHCPv6 range, `dns off` — the same probes must then be refused.
+    """
+    net = ipaddress.ip_interface(gateway4).network
+    first, last = net.network_address + 2, net.broadcast_address - 1
+    v4 = f"dhcp {first} - {last}" + ("  tftp /srv/tftp" if served else "")
+    v6 = " { dhcp 2001:db8:ca2:2:1::10 - 2001:db8:ca2:2:1::ff }" if served else ""
+    lines = [
+        f"network served {{ bridge {bridge}  forward {forward}",
+        f"    ip {gateway4} {{ {v4} }}",
+        f"    ip 2001:db8:ca2:2::1/64{v6}",
+        *([] if served else ["    dns off"]),
+        "    services { }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+SERVED_SHAPE = Shape(bridge="virbr0", gateway4="192.168.122.1/24")  # and 2001:db8:ca2:2::1/64
+SERVED_ROUTED_SHAPE = Shape(bridge="virbr2", gateway4="192.0.2.1/25")
+# what a closed host must still let in, in every mode that firewalls (nat, route, isolated)
+SERVED = _checks(
+    (DNS_UDP, REACH),
+    (DNS_TCP, REACH),
+    (_v6(DNS_TCP), REACH),
+    (DHCP, REACH),
+    (DHCP_BCAST, REACH),
+    (TFTP, REACH),
+    (_v6(TFTP), BLOCKED),  # libvirt's (and netc's) TFTP is IPv4 only
+    (DHCPV6, REACH),
+    (DHCPV6_SOLICIT, REACH),
+    (PING_HOST, REACH),
+    (_v6(PING_HOST), REACH),
+    (TO_HOST, BLOCKED),  # what is neither served nor listed is refused: the host is closed
+    (_v6(TO_HOST), BLOCKED),
+)
+SCENARIOS += [
+    Scenario(
+        "nat_served",
+        _served("nat", "virbr0", "192.168.122.1/24"),
+        SERVED_SHAPE,
+        _checks(*SERVED, (PING_OUT, MASQ_ICMP), (PING_IN, BLOCKED), (_v6(PING_IN), OWN)),
+    ),
+    Scenario(
+        "isolated_served",
+        _served("isolated", "virbr0", "192.168.122.1/24"),
+        SERVED_SHAPE,
+        _checks(*SERVED, (PING_OUT, BLOCKED), (_v6(PING_OUT), BLOCKED), (PING_IN, BLOCKED)),
+    ),
+    Scenario(
+        "routed_served",
+        _served("route", "virbr2", "192.0.2.1/25"),
+        SERVED_ROUTED_SHAPE,
+        _checks(*SERVED, (PING_OUT, OWN), (PING_IN, OWN), (CLOSED_UDP, FAR_UNREACHABLE)),
+    ),
+    # the same closed host without TFTP, DHCPv6 or DNS: none of them may get in
+    Scenario(
+        "nat_unserved",
+        _served("nat", "virbr0", "192.168.122.1/24", served=False),
+        SERVED_SHAPE,
+        _checks(
+            (DNS_UDP, BLOCKED),
+            (DNS_TCP, BLOCKED),
+            (_v6(DNS_TCP), BLOCKED),
+            (TFTP, BLOCKED),
+            (DHCPV6, BLOCKED),
+            (DHCP, REACH),
+            (PING_HOST, REACH),
+            (TO_HOST, BLOCKED),
+        ),
+    ),
+]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 # (scenario, backend or None for all, check name) -> reason: compiler bugs found by these tests.
@@ -401,7 +525,8 @@ def _listen(scenario: Scenario) -> dict[str, list[str]]:
     for check, _ in scenario.checks:
         if check.closed:
             continue
-        listen.setdefault(check.server, set()).add(f"{check.proto}/{check.port}")
+        spec = "icmp" if check.proto == "icmp" else f"{check.proto}/{check.port}"
+        listen.setdefault(check.server, set()).add(spec)
     return {role: sorted(specs) for role, specs in listen.items()}
 
 
@@ -443,20 +568,117 @@ def _without(*needles: str) -> Mutation:
     )
 
 
-# mutant -> (how to break the emitted text, the checks of the `nat` scenario that must notice)
-MUTANTS: dict[str, tuple[Mutation, set[str]]] = {
-    "no_established_return": (
+def _replace(*pairs: tuple[str, str]) -> Mutation:
+    """A mutant ruleset: each (old, new) text replacement applied in turn."""
+
+    def mutate(text: str) -> str:
+        for old, new in pairs:
+            text = text.replace(old, new)
+        return text
+
+    return mutate
+
+
+def _without_generic_masquerade(text: str) -> str:
+    """Drop the masquerade rule for protocols other than tcp/udp (ICMP's only translation)."""
+    generic = ("masquerade", "-j MASQUERADE")
+    return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith(generic))
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    """How to break the emitted text, the scenario to run it on, and the checks that must fail."""
+
+    mutate: Mutation
+    must_fail: frozenset[str]
+    scenario: str = "nat"
+
+
+MUTANTS: dict[str, Mutant] = {
+    "no_established_return": Mutant(
         _without("established", "ESTABLISHED"),
-        {"guest_to_wan_tcp", "guest_to_wan_udp", "guest_to_wan_closed_tcp"},
+        frozenset({"guest_to_wan_tcp", "guest_to_wan_udp", "guest_to_wan_closed_tcp"}),
     ),
-    "no_port_range": (
+    "no_port_range": Mutant(
         lambda t: t.replace(" to :1024-65535", "").replace(" --to-ports 1024-65535", ""),
-        {"guest_to_wan_tcp", "guest_to_wan_udp"},
+        frozenset({"guest_to_wan_tcp", "guest_to_wan_udp"}),
     ),
-    "no_guest_cross": (_without('iifname "virbr0" accept', "NETC_FWX -i"), {"guest_to_guest2"}),
-    "no_inbound_reject": (
+    "no_guest_cross": Mutant(
+        _without('iifname "virbr0" accept', "NETC_FWX -i"), frozenset({"guest_to_guest2"})
+    ),
+    "no_inbound_reject": Mutant(
         _without("meta nfproto ipv4 reject", "NETC_FWI -o virbr0 -j REJECT"),
-        {"wan_to_guest_tcp", "wan_to_guest_udp"},
+        frozenset({"wan_to_guest_tcp", "wan_to_guest_udp", "wan_ping_guest"}),
+    ),
+    # ct state established only: replies still pass, ICMP errors about a flow do not
+    "no_related": Mutant(
+        _replace(("established,related", "established"), ("RELATED,ESTABLISHED", "ESTABLISHED")),
+        frozenset({"guest_to_wan_closed_udp"}),
+    ),
+    "no_related_routed": Mutant(
+        _replace(("established,related", "established"), ("RELATED,ESTABLISHED", "ESTABLISHED")),
+        frozenset({"guest_to_wan_closed_udp"}),
+        "routed_stateful",
+    ),
+    "no_related_v6nat": Mutant(
+        _replace(("established,related", "established"), ("RELATED,ESTABLISHED", "ESTABLISHED")),
+        frozenset({"guest_to_wan_closed_udp_v6"}),
+        "dual_v6nat",
+    ),
+    # the host rejects what guests send out: its port unreachable is not the far end's
+    "no_outbound_accept": Mutant(
+        _without("ip saddr 192.168.122.0/24 accept", "NETC_FWO -s 192.168.122.0/24"),
+        frozenset({"guest_to_wan_closed_udp", "guest_ping_wan", "guest_to_wan_udp"}),
+    ),
+    "no_generic_masquerade": Mutant(_without_generic_masquerade, frozenset({"guest_ping_wan"})),
+    # a routed network's allow-in made stateful: the outside can no longer ping (or reach) guests
+    "routed_inbound_stateful": Mutant(
+        _replace(
+            ('iifname "wan0" accept', 'iifname "wan0" ct state established,related accept'),
+            (
+                "-i wan0 -o virbr2 -j",
+                "-i wan0 -o virbr2 -m conntrack --ctstate RELATED,ESTABLISHED -j",
+            ),
+        ),
+        frozenset({"wan_ping_guest", "wan_to_guest_tcp"}),
+        "routed",
+    ),
+    # one run for three independent rules (each matches only its own port): TFTP, DHCPv6, DNS/TCP
+    "no_served_ports": Mutant(
+        _without(
+            "udp dport 69 accept",
+            "--dport 69 -j ACCEPT",
+            "udp dport 547 accept",
+            "--dport 547 -j ACCEPT",
+            "tcp dport 53 accept",
+            "-p tcp -m tcp --dport 53 -j ACCEPT",
+        ),
+        frozenset(
+            {
+                "guest_to_host_tftp",
+                "guest_to_host_dhcpv6",
+                "guest_dhcpv6_solicit",
+                "guest_to_host_dns_tcp",
+                "guest_to_host_dns_tcp_v6",
+            }
+        ),
+        "nat_served",
+    ),
+    # a closed host must let in replies to what it sent: the TFTP ack to the transfer port
+    "no_host_established": Mutant(
+        _without("meta nfproto ipv4 ct state established", "NETC_INP -i virbr0 -m conntrack"),
+        frozenset({"guest_to_host_tftp"}),
+        "nat_served",
+    ),
+    "no_host_icmp": Mutant(
+        _without("ip protocol icmp accept", "-p icmp -j ACCEPT"),
+        frozenset({"guest_ping_host"}),
+        "isolated_served",
+    ),
+    "no_host_reject": Mutant(
+        _without("meta nfproto ipv4 reject", "NETC_INP -i virbr0 -j REJECT"),
+        frozenset({"guest_to_host_tftp", "guest_to_host_dns_tcp", "guest_to_host_tcp"}),
+        "nat_unserved",
     ),
 }
 
@@ -465,7 +687,8 @@ def _observe_once(key: tuple[str, str, str]) -> None:
     if key not in _RUNS:
         scenario, backend, mutant = key
         try:
-            _RUNS[key] = observe(BY_NAME[scenario], backend, MUTANTS[mutant][0] if mutant else None)
+            mutate = MUTANTS[mutant].mutate if mutant else None
+            _RUNS[key] = observe(BY_NAME[scenario], backend, mutate)
         except Exception as err:  # remembered, so one broken run fails its checks fast
             _RUNS[key] = err
 
@@ -486,10 +709,11 @@ def _prefetch(request: pytest.FixtureRequest) -> None:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if item.module is not request.module or not {"scenario_name", "mutant"} & set(params):
             continue
+        mutant = params.get("mutant", "")
         key = (
-            params.get("scenario_name", "nat"),
+            MUTANTS[mutant].scenario if mutant else params["scenario_name"],
             params.get("backend", BASELINE),
-            params.get("mutant", ""),
+            mutant,
         )
         if key not in wanted:
             wanted.append(key)
@@ -586,15 +810,14 @@ def test_mutant_ruleset_is_caught(mutant: str, backend: str) -> None:
     Stronger than the no-rules baseline: it shows which check guards which rule.
     """
     require_kernel()
-    mutate, must_fail = MUTANTS[mutant]
-    scenario = BY_NAME["nat"]
-    changed = {
-        target: mutate(text) != text
-        for target in ("nft" if backend == "nft" else "iptables",)
-        for text in (compile_text(scenario.text, "default.net", target),)
-    }
-    if not all(changed.values()):
+    spec = MUTANTS[mutant]
+    scenario = BY_NAME[spec.scenario]
+    texts = [
+        compile_text(scenario.text, f"{scenario.name}.net", target)
+        for target, _ in BACKENDS[backend]
+    ]
+    if all(spec.mutate(text) == text for text in texts):
         pytest.fail(f"mutant {mutant} no longer matches the emitted text: update MUTANTS")
     run = run_of(scenario, backend, mutant)
     failed = {c.name for c, e in scenario.checks if e.problems(c, run.topo, run.outcomes[c.name])}
-    assert must_fail <= failed, f"not caught by {sorted(must_fail - failed)}"
+    assert spec.must_fail <= failed, f"not caught by {sorted(spec.must_fail - failed)}"

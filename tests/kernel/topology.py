@@ -136,7 +136,15 @@ def _up(ipr: IPRoute, ifname: str, **extra) -> int:
 # says otherwise, and while the link-local address is tentative the kernel silently skips the
 # neighbour solicitation for a *forwarded* packet: the first forwarded IPv6 connection then loses
 # its first SYN and takes a 1 s retransmission. So DAD is off before any interface exists.
-_NS_SYSCTLS = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+# ICMP errors (a reject's port unreachable too) are rate limited per destination: after a burst
+# of 6 only one a second (IPv4), so a run with many refused probes from one guest would see
+# late rejects turn into timeouts. Rate limiting is off: every reject must answer at once.
+_NS_SYSCTLS = (
+    "net.ipv6.conf.all.accept_dad=0",
+    "net.ipv6.conf.default.accept_dad=0",
+    "net.ipv4.icmp_ratelimit=0",
+    "net.ipv6.icmp.ratelimit=0",
+)
 
 
 def _sysctl_all(namespaces: list[str], settings: tuple[str, ...]) -> None:

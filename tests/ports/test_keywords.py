@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import re
 
-from netc.compiler.parse import parser
+from netc.compiler.lalr import LITERALS
 from netc.libvirt.tosource import KEYWORDS
 
 
 def grammar_keywords() -> set[str]:
-    return {
-        t.pattern.value
-        for t in parser().terminals
-        if t.pattern.type == "str" and re.fullmatch(r"[a-z][a-z0-9]*", t.pattern.value)
-    }
+    return {text for text in LITERALS.values() if re.fullmatch(r"[a-z][a-z0-9]*", text)}
 
 
 def test_converter_knows_every_keyword() -> None:
