@@ -20,7 +20,7 @@ from .declared import DeclaredDifference, declared_differences
 from .evaluate import Evaluation, Outcome, Packet, evaluate
 from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, Path, Ruleset
 from .dispatch import bits
-from .hookwise import check_domain, intersect
+from .hookwise import check_domain, intersect, subtract
 from .symbolic import Cube, SymbolicEngine, cube_size, initial_cubes
 
 PATH_ORDER = (Path.FORWARD, Path.INPUT, Path.OUTPUT)
@@ -270,11 +270,17 @@ def verify(
     # count, so that stops after a budget (a bug in every network would otherwise cost N^2).
     suspects.sort(key=lambda t: t[:2])
     spent = unchecked = 0
+    checked: dict[int, list[Cube]] = {}  # per domain: regions re-decided so far
     for i, (_, _, domain, (engines, first, row), region) in enumerate(suspects):
         if diffs and spent > RECHECK_BUDGET:
             unchecked = len(suspects) - i
             break
-        cubes = [c for c0 in first if (c := intersect(c0, region))]
+        done = checked.setdefault(id(row), [])
+        parts = [region]  # suspects may overlap: count no class twice
+        for other in done:
+            parts = [q for part in parts for q in subtract(part, other)]
+        done.append(region)
+        cubes = [c for c0 in first for part in parts if (c := intersect(c0, part))]
         n_regions, n_diff = _whole_paths(engines, domain, cubes, diffs)
         row[2] += n_regions
         spent += n_regions

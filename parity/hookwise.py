@@ -39,16 +39,12 @@ from .symbolic import (
     merge_cubes,
 )
 
-# Beyond this many suspect regions, making them disjoint (quadratic) costs more than re-deciding
-# the whole domain over whole paths.
-MAX_SUSPECTS = 2000
-
 
 @dataclass(frozen=True, slots=True)
 class HookwiseResult:
     classes: int  # elementary classes of the domain
     regions: int  # pieces compared, summed over hooks
-    suspects: tuple[Cube, ...]  # disjoint regions of initial packets to re-decide exactly
+    suspects: tuple[Cube, ...]  # regions of initial packets to re-decide exactly (may overlap)
 
 
 def check_domain(
@@ -77,9 +73,7 @@ def check_domain(
                         reached.setdefault(rb[1:], (dict(rb[1]), rb[2]))
         if k + 1 < len(hooks):
             inputs = [(everything, rw, nats, False) for rw, nats in reached.values()]
-    if len(suspects) > MAX_SUSPECTS:
-        return HookwiseResult(classes, regions, tuple(first))
-    return HookwiseResult(classes, regions, tuple(disjoint(merge_cubes(suspects))))
+    return HookwiseResult(classes, regions, tuple(merge_cubes(suspects)))
 
 
 def _candidates(eng: SymbolicEngine, domain: Domain, cube: Cube) -> list[tuple[Cube, bool]]:
@@ -135,17 +129,4 @@ def subtract(a: Cube, b: Cube) -> list[Cube]:
     return out
 
 
-def disjoint(cubes: list[Cube]) -> list[Cube]:
-    """The union of `cubes` as disjoint cubes, so no class is counted twice."""
-    out: list[Cube] = []
-    for cube in cubes:
-        parts = [cube]
-        for other in out:
-            parts = [p for part in parts for p in subtract(part, other)]
-            if not parts:
-                break
-        out.extend(parts)
-    return out
-
-
-__all__ = ["HookwiseResult", "check_domain", "disjoint", "intersect", "subtract"]
+__all__ = ["HookwiseResult", "check_domain", "intersect", "subtract"]
