@@ -234,8 +234,9 @@ def traversal_figures(work: Path, sizes: list[int], python: str) -> dict:
 
 
 VERIFY = """
-import json, sys, time
+import gc, json, sys, time
 from netc.parity import load_ruleset, verify
+gc.disable()  # as `netc verify` does (netc/collector.py)
 start = time.perf_counter()
 a = load_ruleset(sys.argv[1]); b = load_ruleset([sys.argv[2], sys.argv[3]])
 parsed = time.perf_counter()

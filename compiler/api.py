@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netc.collector import collector_paused
 from netc.diagnostics import Diagnostic, NetcError
 from netc.emitters import TARGETS, header
 from netc.ir.intents import Intent
@@ -36,24 +35,6 @@ def networks_from_text(text: str, filename: str) -> tuple[list[Network], list[Di
     tree, syntax = parse_recovering(text, filename)
     networks, problems = build(tree, filename)
     return networks, syntax + problems
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector, off for the duration.
-
-    Compiling builds a large, growing heap of acyclic data (syntax trees, frozen records,
-    strings) and frees little until it returns, so every collection re-scans that heap and finds
-    nothing: at 10,000 networks that was a fifth of the time, and it made growth superlinear.
-    Any cycle made meanwhile is collected by the first collection after the pause.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _networks_from_any(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .model import (
     Action,
@@ -52,8 +53,7 @@ FAMILIES["inet"] = frozenset({Family.IPV4, Family.IPV6})
 NAT_FLAGS = {"random", "fully-random", "persistent"}
 
 
-@dataclass(frozen=True, slots=True)
-class Tok:
+class Tok(NamedTuple):  # a tuple: made hundreds of thousands of times for a large ruleset
     kind: str  # word, string, {, }, ;, ",", ":", nl, eof
     text: str
     line: int
@@ -72,30 +72,38 @@ _TOKEN_RE = re.compile(
 )
 
 
+_LOOKAHEAD = 2  # the most `peek` looks ahead; the token list ends with this many extra eofs
+
+
 def tokenize(text: str, filename: str) -> list[Tok]:
     toks: list[Tok] = []
-    pos, line, line_start = 0, 1, 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
+    append = toks.append
+    pos, line, line_start, size = 0, 1, 0, len(text)
+    while pos < size:
+        # consecutive matches; finditer skips unreadable text, which is caught by the position
+        for m in _TOKEN_RE.finditer(text, pos):
+            start = m.start()
+            if start != pos:
+                break
+            kind = m.lastgroup
+            value = m.group()
+            col = start - line_start + 1
+            if kind == "word":
+                append(Tok(":" if value == ":" else "word", value, line, col))
+            elif kind == "punct":
+                append(Tok(value, value, line, col))
+            elif kind == "nl":
+                append(Tok("nl", "\n", line, col))
+            elif kind == "string":
+                append(Tok("string", value[1:-1], line, col))
+            pos = m.end()
+            if kind == "nl" or (kind == "ws" and "\n" in value):
+                line += value.count("\n")
+                line_start = pos
+        if pos < size:
             col = pos - line_start + 1
             raise ParityError(f"unexpected character {text[pos]!r}", Loc(filename, line, col))
-        kind = m.lastgroup
-        col = pos - line_start + 1
-        value = m.group()
-        if kind == "nl":
-            toks.append(Tok("nl", "\n", line, col))
-        elif kind == "string":
-            toks.append(Tok("string", value[1:-1], line, col))
-        elif kind == "punct":
-            toks.append(Tok(value, value, line, col))
-        elif kind == "word":
-            toks.append(Tok(":" if value == ":" else "word", value, line, col))
-        if "\n" in value:
-            line += value.count("\n")
-            line_start = m.end()
-        pos = m.end()
-    toks.append(Tok("eof", "", line, pos - line_start + 1))
+    toks.extend([Tok("eof", "", line, pos - line_start + 1)] * (1 + _LOOKAHEAD))
     return toks
 
 
@@ -130,7 +138,7 @@ class NftParser:
         return Loc(self.filename, tok.line, tok.col)
 
     def peek(self, ahead: int = 0) -> Tok:
-        return self.toks[min(self.i + ahead, len(self.toks) - 1)]
+        return self.toks[self.i + ahead]  # never past the end: `next` stops at the first eof
 
     def next(self) -> Tok:
         tok = self.toks[self.i]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from netc.collector import collector_paused
 from netc.parity import ParityError, format_result, load_ruleset, verify
 from netc.parity.model import Ruleset
 from netc.parity.spec import SpecNetwork, check_spec, format_spec_failures
@@ -72,7 +73,8 @@ def _side(spec: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return _run(args)
+        with collector_paused():
+            return _run(args)
     except ParityError as err:
         sys.stderr.write(f"{err}\n")
         return 2
@@ -120,7 +122,8 @@ def verify_files(files: list[str]) -> tuple[int, str]:
 
     Returns (exit status, report); `netc compile --verify` uses this to refuse unproven output.
     """
-    return _check(_compile_sides(files), spec_networks(files), True, 3, False)
+    with collector_paused():
+        return _check(_compile_sides(files), spec_networks(files), True, 3, False)
 
 
 def _check(
