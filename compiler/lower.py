@@ -10,7 +10,8 @@ The intents come out in evaluation order (libvirt inserts rules at the head of i
 4. the host's own services that guests use (DHCP, DNS, TFTP) are accepted on the bridge.
 
 The statements beyond libvirt (`lower_policy`) slot in around these: DNAT accepts before the
-guest ↔ guest rule (which `isolate guests` turns into a reject), filters before the allow-out,
+guest ↔ guest rule (which `isolate guests` turns into a reject), filters before the allow-out
+and the allow-in,
 the `services` guard after the host accepts, and the port forwards' NAT at the end.
 
 `open` networks get no intents at all, as in libvirt.
@@ -70,6 +71,7 @@ def _network(net: Network) -> Iterator[Intent]:
         else:
             yield ForwardCross(fam, net.name, net.bridge, net.span)
     yield from policy.filters(net)  # before the mode's allow-out
+    yield from policy.inbound_filters(net)  # before the mode's allow-in
     for subnet in net.subnets:
         yield from _subnet(net, subnet)
     for fam in fams:

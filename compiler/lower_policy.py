@@ -12,6 +12,7 @@ from netc.ir.intents import (
     ForwardAllowDnat,
     ForwardCrossEstablished,
     ForwardFilter,
+    ForwardFilterIn,
     ForwardIsolate,
     HostAccept,
     HostAcceptEstablished,
@@ -55,6 +56,30 @@ def filters(net: Network) -> Iterator[Intent]:
                 net.bridge,
                 subnet.network,
                 rule.destination,
+                rule.proto,
+                rule.ports,
+                _VERDICT[rule.action],
+                rule.span,
+            )
+
+
+def inbound_filters(net: Network) -> Iterator[Intent]:
+    """`allow from`/`deny from`, in the order written, for every subnet of the source's family
+    (or only the `to` prefix, inside its subnet). Yielded after the port forward accepts and the
+    guest <-> guest rule, before the mode's inbound accepts, as `filters` is before its allow-out.
+    """
+    for rule in net.inbound_filters:
+        if rule.guests is not None:
+            destinations = [rule.guests]
+        else:
+            destinations = [s.network for s in net.subnets_of(rule.family)]
+        for destination in destinations:
+            yield ForwardFilterIn(
+                rule.family,
+                net.name,
+                net.bridge,
+                rule.source,
+                destination,
                 rule.proto,
                 rule.ports,
                 _VERDICT[rule.action],

@@ -234,6 +234,23 @@ class ForwardFilter:
 
 
 @record
+class ForwardFilterIn:
+    """Traffic from `source` to `destination` (a guest subnet, or a prefix inside one), out on
+    the bridge, is accepted or rejected before the mode's inbound defaults (after the port
+    forward accepts and the guest <-> guest rule, which concern traffic netc itself let in)."""
+
+    family: Family
+    network: str
+    bridge: str
+    source: IPNetwork
+    destination: IPNetwork
+    proto: Proto | None
+    ports: PortRange | None
+    verdict: Verdict
+    span: Span
+
+
+@record
 class HostAcceptEstablished:
     """Replies to connections the host opened to guests come back in (before the host reject)."""
 
@@ -290,6 +307,7 @@ Intent = (
     | ForwardCrossEstablished
     | ForwardIsolate
     | ForwardFilter
+    | ForwardFilterIn
     | HostAcceptEstablished
     | HostAcceptIcmp
     | HostAllow
