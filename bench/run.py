@@ -814,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         data["traversal"] = traversal_figures(work, sizes, parity)
         if has_parity(parity):
-            limit = args.verify_max if args.verify_max is not None else (10 if quick else 100)
+            limit = args.verify_max if args.verify_max is not None else 1000
             data["verify"] = verify_figures(work, sizes, parity, limit, args.verify_timeout)
         else:
             data["verify"] = {"skipped": "netc.parity is not available (see --parity-python)"}

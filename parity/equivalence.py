@@ -3,8 +3,10 @@
 For each path (input, forward, output) and family, the class domain of both rulesets is built
 (`classes.py`), A partitions it by outcome symbolically, B partitions each of A's cubes, and any
 piece whose outcomes differ is a set of counterexample classes. A pass is a proof for the modelled
-fragment. `method="product"` instead evaluates every elementary class concretely, one by one: the
-slow reference the fast path is tested against.
+fragment. The default method decides each hook on its own first (`hookwise.py`), which keeps the
+work linear in the number of networks, and re-decides only the regions it cannot clear that way.
+`method="paths"` is the whole-path decision alone; `method="product"` evaluates every elementary
+class concretely, one by one: the slow references the fast path is tested against.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from .classes import Domain, FieldClasses, build_domain
 from .declared import DeclaredDifference, declared_differences
 from .evaluate import Evaluation, Outcome, Packet, evaluate
 from .model import CT_STATES, PORT_PROTOCOLS, Family, Field, Path, Ruleset
+from .dispatch import bits
+from .hookwise import check_domain, intersect, subtract
 from .symbolic import Cube, SymbolicEngine, cube_size, initial_cubes
 
 PATH_ORDER = (Path.FORWARD, Path.INPUT, Path.OUTPUT)
+# Whole-path regions spent re-deciding suspects after a real difference is known, before the
+# rest are left unchecked (the verdict is certain; only the count of differing classes grows).
+RECHECK_BUDGET = 20_000
 FAMILY_ORDER = (Family.IPV4, Family.IPV6)
 
 
@@ -51,6 +58,9 @@ class VerifyResult:
     label_a: str = "A"
     label_b: str = "B"
     per_domain: tuple[tuple[str, int, int], ...] = field(default=())
+    # suspect regions left unchecked once a difference was certain: differing_classes is then
+    # a lower bound (see `verify`)
+    unchecked_regions: int = 0
 
 
 # -- choosing simple members ------------------------------------------------------------------
@@ -121,12 +131,32 @@ KEY_FIELDS = (
 
 
 def best_index(fc: FieldClasses, mask: int) -> int:
-    best = None
-    for i in range(len(fc)):
-        if mask >> i & 1 and (best is None or class_key(fc, i) < class_key(fc, best)):
-            best = i
-    assert best is not None
-    return best
+    """The simplest class in `mask` (least `class_key`, then least index)."""
+    order, rank = _class_order(fc)
+    if mask.bit_count() <= 64:
+        return min(bits(mask), key=rank.__getitem__)
+    for i in order:
+        if mask >> i & 1:
+            return i
+    raise AssertionError("empty class mask")
+
+
+_ORDERS: dict[int, tuple[FieldClasses, list[int], list[int]]] = {}
+
+
+def _class_order(fc: FieldClasses) -> tuple[list[int], list[int]]:
+    """Class indices from simplest to least simple, and each index's rank (cached per field:
+    with thousands of classes, ranking them for every region was the cost of reporting)."""
+    hit = _ORDERS.get(id(fc))
+    if hit is None or hit[0] is not fc:
+        if len(_ORDERS) > 256:
+            _ORDERS.clear()
+        order = sorted(range(len(fc)), key=lambda i: (class_key(fc, i), i))
+        rank = [0] * len(fc)
+        for r, i in enumerate(order):
+            rank[i] = r
+        hit = _ORDERS[id(fc)] = (fc, order, rank)
+    return hit[1], hit[2]
 
 
 def cube_key(domain: Domain, cube: Cube) -> tuple:
@@ -198,38 +228,66 @@ def verify(
     method: str = "symbolic",
     max_counterexamples: int = 3,
 ) -> VerifyResult:
-    """Decide equivalence of `a` and `b` exhaustively over the modelled fragment."""
+    """Decide equivalence of `a` and `b` exhaustively over the modelled fragment.
+
+    `method`: "symbolic" decides hook by hook and re-decides only suspect regions over whole
+    paths (`hookwise.py`); "paths" pushes the whole domain through whole paths (quadratic in the
+    number of networks); "product" evaluates every elementary class concretely (the reference).
+    """
     start = time.perf_counter()
-    if method not in ("symbolic", "product"):
+    if method not in ("symbolic", "paths", "product"):
         raise ValueError(f"unknown method {method!r}")
-    total = regions = differing = 0
     diffs: list[tuple[tuple, Domain, Cube]] = []
-    per_domain = []
+    stats: list[list] = []  # per domain: [name, classes, regions]
+    suspects: list[tuple[tuple, int, Domain, tuple, Cube]] = []
+    differing = 0
     for domain in domains(a, b):
-        d_total = d_regions = 0
-        if method == "symbolic":
-            eng_a = SymbolicEngine(a, domain, br_netfilter)
-            eng_b = SymbolicEngine(b, domain, br_netfilter)
-            for cube0 in initial_cubes(domain, br_netfilter):
-                for ca, oa in eng_a.evaluate(cube0):
-                    for cb, ob in eng_b.evaluate(ca):
-                        n = cube_size(cb)
-                        d_total += n
-                        d_regions += 1
-                        if oa != ob:
-                            differing += n
-                            diffs.append((cube_key(domain, cb), domain, cb))
-        else:
+        row = [f"{domain.path.value}/{domain.family.value}", 0, 0]
+        stats.append(row)
+        if method == "product":
             for cube in product_cubes(domain, br_netfilter):
                 pkt = simplest_packet(domain, cube)
-                d_total += 1
-                d_regions += 1
+                row[1] += 1
+                row[2] += 1
                 if evaluate(a, pkt, br_netfilter).outcome != evaluate(b, pkt, br_netfilter).outcome:
                     differing += 1
                     diffs.append((cube_key(domain, cube), domain, cube))
-        total += d_total
-        regions += d_regions
-        per_domain.append((f"{domain.path.value}/{domain.family.value}", d_total, d_regions))
+            continue
+        engines = (SymbolicEngine(a, domain, br_netfilter), SymbolicEngine(b, domain, br_netfilter))
+        first = initial_cubes(domain, br_netfilter)
+        if method == "paths":
+            row[1] = sum(cube_size(c) for c in first)
+            n_regions, n_diff = _whole_paths(engines, domain, first, diffs)
+            row[2] += n_regions
+            differing += n_diff
+            continue
+        hooks = check_domain(*engines, domain, br_netfilter)
+        row[1], row[2] = hooks.classes, hooks.regions
+        for s in hooks.suspects:
+            suspects.append((cube_key(domain, s), len(suspects), domain, (engines, first, row), s))
+    # Suspect regions, simplest first, re-decided exactly over whole paths. Every one must be
+    # cleared to prove equivalence; once a real difference is known, the rest only refine the
+    # count, so that stops after a budget (a bug in every network would otherwise cost N^2).
+    suspects.sort(key=lambda t: t[:2])
+    spent = unchecked = 0
+    checked: dict[int, list[Cube]] = {}  # per domain: regions re-decided so far
+    for i, (_, _, domain, (engines, first, row), region) in enumerate(suspects):
+        if diffs and spent > RECHECK_BUDGET:
+            unchecked = len(suspects) - i
+            break
+        done = checked.setdefault(id(row), [])
+        parts = [region]  # suspects may overlap: count no class twice
+        for other in done:
+            parts = [q for part in parts for q in subtract(part, other)]
+        done.append(region)
+        cubes = [c for c0 in first for part in parts if (c := intersect(c0, part))]
+        n_regions, n_diff = _whole_paths(engines, domain, cubes, diffs)
+        row[2] += n_regions
+        spent += n_regions
+        differing += n_diff
+    total = sum(row[1] for row in stats)
+    regions = sum(row[2] for row in stats)
+    per_domain = [tuple(row) for row in stats]
     examples = []
     for domain, cube in _simplest_regions(diffs, max_counterexamples):
         pkt = simplest_packet(domain, cube)
@@ -249,7 +307,23 @@ def verify(
         label_a=a.label or "A",
         label_b=b.label or "B",
         per_domain=tuple(per_domain),
+        unchecked_regions=unchecked,
     )
+
+
+def _whole_paths(engines, domain: Domain, cubes: list[Cube], diffs: list) -> tuple[int, int]:
+    """A partitions `cubes` over whole paths, B each of A's pieces; differing pieces go to
+    `diffs`. Returns (regions compared, classes differing)."""
+    eng_a, eng_b = engines
+    regions = differing = 0
+    for cube0 in cubes:
+        for ca, oa in eng_a.evaluate(cube0):
+            for cb, ob in eng_b.evaluate(ca):
+                regions += 1
+                if oa != ob:
+                    differing += cube_size(cb)
+                    diffs.append((cube_key(domain, cb), domain, cb))
+    return regions, differing
 
 
 def _refine(domain: Domain, cube: Cube) -> list[Cube] | None:

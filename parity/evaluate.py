@@ -37,6 +37,7 @@ from .model import (
     Ruleset,
     Table,
 )
+from .concrete_index import chain_file, vmap_first
 from .values import resolve_reject
 
 NAT_PRIORITY = {Hook.PREROUTING: -100, Hook.OUTPUT: -100, Hook.INPUT: 100}
@@ -206,19 +207,31 @@ def run_chain(
     per-packet cost), when given."""
     if depth > MAX_DEPTH:
         raise ParityError(f"chain nesting deeper than {MAX_DEPTH} (a loop?)", chain.loc)
-    for rule in chain.rules:
+    rules = chain.rules
+    # skip only rules that cannot match (see concrete_index.py); scan when counting the cost
+    positions = (
+        range(len(rules)) if rules_seen is not None else chain_file(chain).rules_for(pkt.get)
+    )
+    for p in positions:
+        rule = rules[p]
         if rules_seen is not None:
             rules_seen[0] += 1
         if not all(atom.matches(pkt.get(atom.field)) for atom in rule.atoms):
             continue
         action = rule.action
         if action.kind is Kind.VMAP:
-            for key, entry in action.vmap:
-                if key.matches(pkt.get(key.field)):
-                    action = entry
-                    break
-            else:
+            first = -1 if rules_seen is not None else vmap_first(action, pkt.get)
+            if first is None:
                 continue
+            if first >= 0:
+                action = action.vmap[first][1]
+            else:
+                for key, entry in action.vmap:
+                    if key.matches(pkt.get(key.field)):
+                        action = entry
+                        break
+                else:
+                    continue
         kind = action.kind
         if kind is Kind.CONTINUE:
             continue

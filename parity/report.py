@@ -111,9 +111,15 @@ def format_result(result, verbose: bool = False) -> str:
         lines.append(f"equivalent: A={a} B={b}")
     else:
         lines.append(f"NOT equivalent: A={a} B={b}")
+    differ = f"{result.differing_classes} classes differ"
+    if result.unchecked_regions:
+        differ = (
+            f"at least {differ} (stopped counting: {result.unchecked_regions} suspect regions"
+            " not re-checked)"
+        )
     lines.append(
         f"  {result.classes} packet classes checked in {result.regions} regions"
-        f" ({result.seconds:.2f} s); {result.differing_classes} classes differ"
+        f" ({result.seconds:.2f} s); {differ}"
     )
     if verbose:
         for name, total, regions in result.per_domain:

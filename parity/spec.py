@@ -151,9 +151,28 @@ def _outside(family: Family, subnets: list[ipaddress._BaseNetwork]) -> int:
     return _free(family, (_OUTSIDE[family], _OTHER[family]), subnets)
 
 
+_FREE: dict[tuple, tuple[list, int]] = {}
+
+
 def _free(family: Family, candidates: Iterable[str], subnets: list) -> int:
     """The first candidate no network's subnet holds; else any such address (networks may sit
-    on the documentation ranges themselves: an outside host must still exist)."""
+    on the documentation ranges themselves: an outside host must still exist).
+
+    Cached per subnet list: every network asks with the same list, and scanning it for each
+    would make the spec check quadratic in the number of networks."""
+    candidates = tuple(candidates)
+    key = (family, candidates, id(subnets), len(subnets))
+    hit = _FREE.get(key)
+    if hit is not None and hit[0] is subnets:
+        return hit[1]
+    if len(_FREE) > 64:
+        _FREE.clear()
+    value = _free_uncached(family, candidates, subnets)
+    _FREE[key] = (subnets, value)
+    return value
+
+
+def _free_uncached(family: Family, candidates: tuple[str, ...], subnets: list) -> int:
     for candidate in candidates:
         addr = ipaddress.ip_address(candidate)
         if not any(addr in s for s in subnets):

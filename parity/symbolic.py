@@ -12,9 +12,12 @@ every class of hand-written rulesets, and every counterexample is re-run concret
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from heapq import heappop, heappush
 from dataclasses import dataclass
 
 from .classes import Domain
+from .dispatch import DISPATCH_FIELDS, EntryIndex, build_entry_index
 from .evaluate import (
     ACCEPT,
     DROP,
@@ -26,11 +29,26 @@ from .evaluate import (
     lookup,
     plan,
 )
-from .model import Atom, Chain, Field, Hook, Kind, Nat, ParityError, Path, Rule, Ruleset, Table
+from .model import (
+    Atom,
+    Chain,
+    Field,
+    Hook,
+    Intervals,
+    Kind,
+    Names,
+    Nat,
+    ParityError,
+    Path,
+    Rule,
+    Ruleset,
+    Table,
+)
 from .values import resolve_reject
 
 Cube = tuple[int, ...]
 Rewrites = tuple[tuple[Field, object], ...]
+Flow = tuple[Cube, dict, tuple[NatApplied, ...]]  # cube, rewritten fields, NAT bindings so far
 
 
 def popcount(mask: int) -> int:
@@ -50,6 +68,40 @@ class _Res:
     action: object = None  # Action for terminal results
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldIndex:
+    """Lookup tables to turn an atom into a class mask without testing every class."""
+
+    reps: tuple
+    present: int  # classes with a value (the field exists)
+    absent: int  # the class "field missing" (no ports, no oif on input), if any
+    offset: int  # index of the first valued class
+    starts: list | None  # sorted representatives of valued classes (interval fields)
+    names: dict | None  # representative -> class index (interface fields)
+
+
+def _field_index(reps: tuple) -> _FieldIndex:
+    absent = sum(1 << i for i, r in enumerate(reps) if r is None)
+    present = ((1 << len(reps)) - 1) & ~absent
+    valued = [r for r in reps if r is not None]
+    offset = len(reps) - len(valued)
+    starts = names = None
+    if absent in (0, 1) and all(isinstance(r, int) and not isinstance(r, bool) for r in valued):
+        if valued == sorted(valued):
+            starts = valued
+    if all(isinstance(r, str) for r in valued):
+        names = {r: i for i, r in enumerate(reps) if r is not None}
+    return _FieldIndex(reps, present, absent, offset, starts, names)
+
+
+def _slow_mask(atom: Atom, reps: tuple) -> int:
+    m = 0
+    for i, rep in enumerate(reps):
+        if atom.matches(rep):
+            m |= 1 << i
+    return m
+
+
 class SymbolicEngine:
     """Evaluates one ruleset over one domain (path and family)."""
 
@@ -59,17 +111,45 @@ class SymbolicEngine:
         self.br_netfilter = br_netfilter
         self.needs: dict[int, tuple] = {}
         self.keys: dict[int, tuple] = {}
-        self.relevant_cache: dict[tuple, tuple] = {}
+        self.chain_index: dict[int, tuple[Chain, EntryIndex]] = {}
+        self.vmap_index: dict[int, tuple[Rule, EntryIndex]] = {}
+        self.index = [_field_index(fc.reps) for fc in domain.fields]
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
         bridging = not br_netfilter and domain.path is Path.FORWARD
         self.pairs = same_iface_pairs(domain) if bridging else ()
         self.pair_iifs = sum(1 << i for i, _ in self.pairs)
 
     def mask(self, atom: Atom) -> int:
-        m = 0
-        for i, rep in enumerate(self.domain.fields[atom.field].reps):
-            if atom.matches(rep):
-                m |= 1 << i
+        """The classes of `atom.field` whose representative `atom` matches.
+
+        Interval tests are located by bisection and literal names by lookup, so a mask costs
+        O(log classes) rather than one `matches` call per class (thousands with many networks).
+        """
+        test = atom.test
+        index = self.index[atom.field]
+        if isinstance(test, Intervals) and index.starts is not None:
+            starts, offset = index.starts, index.offset
+            m = 0
+            for lo, hi in test.spans:
+                a, b = bisect_left(starts, lo), bisect_right(starts, hi)
+                m |= ((1 << b) - (1 << a)) << offset
+        elif isinstance(test, Names) and index.names is not None:
+            m = 0
+            for p in test.patterns:
+                if p.endswith("*"):
+                    for i, rep in enumerate(index.reps):
+                        if rep is not None and rep.startswith(p[:-1]):
+                            m |= 1 << i
+                else:
+                    i = index.names.get(p)
+                    if i is not None:
+                        m |= 1 << i
+        else:
+            return _slow_mask(atom, index.reps)
+        if atom.negate:
+            m ^= index.present
+        if atom.missing:
+            m |= index.absent
         return m
 
     def need(self, atoms: tuple[Atom, ...]) -> tuple[tuple[tuple[int, int], ...], tuple]:
@@ -124,66 +204,92 @@ class SymbolicEngine:
     def run_chain(
         self, table: Table, chain: Chain, cube: Cube, rw: dict, depth: int = 0
     ) -> list[tuple[Cube, _Res]]:
+        """Partition `cube` by what `chain` does with it.
+
+        Each piece walks the chain on its own (pieces never interact), visiting only the rules
+        the dispatch index says it can meet, in rule order. A piece split off on a narrow field
+        (one bridge, one subnet) looks its rules up afresh; otherwise it keeps its parent's list.
+        So a rule list of N per-network rules costs O(N) for a cube of every network, not N^2.
+        """
         if depth > MAX_DEPTH:
             raise ParityError(f"chain nesting deeper than {MAX_DEPTH} (a loop?)", chain.loc)
+        index = self.chain_index_of(chain)
+        rules = chain.rules
         out: list[tuple[Cube, _Res]] = []
-        pending = [cube]
-        for rule in self.relevant(chain, cube[Field.IIF], cube[Field.OIF]):
-            if not pending:
-                break
-            nxt: list[Cube] = []
-            for c in pending:
-                match, rest = self.split(c, rw, rule.atoms)
-                nxt.extend(rest)
-                if match is None:
-                    continue
+        fell: list[Cube] = []
+        cands = index.lookup(cube, rw)
+        heap: list = [(cands[0], 0, cube, cands, 0)] if cands else []
+        if not cands:
+            fell.append(cube)
+        seq = 0
+        while heap:
+            p, _, c, cands, k = heappop(heap)
+            rule = rules[p]
+            match, cont = self.split(c, rw, rule.atoms)
+            if match is not None:
                 if rule.action.kind is Kind.VMAP:
                     remaining = [match]
-                    for key, entry in rule.action.vmap:
+                    for key, entry in self.vmap_entries(rule, match, rw):
                         left: list[Cube] = []
                         for r in remaining:
                             m2, rest2 = self.split(r, rw, self.key_tuple(key))
                             left.extend(rest2)
                             if m2 is not None:
-                                self.act(table, rule, entry, m2, rw, depth, out, nxt)
+                                self.act(table, rule, entry, m2, rw, depth, out, cont)
                         remaining = left
                         if not remaining:
                             break
-                    nxt.extend(remaining)
+                    cont.extend(remaining)
                 else:
-                    self.act(table, rule, rule.action, match, rw, depth, out, nxt)
-            pending = nxt
-        out.extend((c, _Res(Kind.RETURN)) for c in pending)
+                    self.act(table, rule, rule.action, match, rw, depth, out, cont)
+            for piece in cont:
+                pc, pk = cands, k + 1
+                if piece is not c and len(pc) - pk > 1:
+                    fresh = index.narrow_lookup(piece, rw, len(pc) - pk)
+                    if fresh is not None:
+                        pc, pk = fresh, bisect_right(fresh, p)
+                if pk < len(pc):
+                    seq += 1
+                    heappush(heap, (pc[pk], seq, piece, pc, pk))
+                else:
+                    fell.append(piece)
+        out.extend((c, _Res(Kind.RETURN)) for c in fell)
         return out
 
-    def relevant(self, chain: Chain, iif: int, oif: int) -> tuple[Rule, ...]:
-        """The rules of `chain` that can match some packet with these interface classes.
+    def chain_index_of(self, chain: Chain) -> EntryIndex:
+        """The dispatch index of `chain`'s rules (see `dispatch.py`), built once per chain."""
+        hit = self.chain_index.get(id(chain))
+        if hit is None or hit[0] is not chain:
+            hit = (chain, build_entry_index(chain.rules, self.rule_masks))
+            self.chain_index[id(chain)] = hit
+        return hit[1]
 
-        This is the dispatch-by-interface speed-up: a cube for one bridge only scans that
-        bridge's rules, so N networks cost about N small chains instead of N^2 rule visits.
-        """
-        key = (id(chain), iif, oif)
-        hit = self.relevant_cache.get(key)
-        if hit is not None and hit[0] is chain:
-            return hit[1]
-        keep = []
-        for rule in chain.rules:
-            need, _ = self.need(rule.atoms)
-            masks = dict(need)
-            if not masks.get(Field.IIF, -1) & iif or not masks.get(Field.OIF, -1) & oif:
-                continue
-            if rule.action.kind is Kind.VMAP:
-                union = {Field.IIF: 0, Field.OIF: 0}
-                for key_atom, _ in rule.action.vmap:
-                    kneed = dict(self.need(self.key_tuple(key_atom))[0])
-                    for f in union:
-                        union[f] |= kneed.get(f, -1)
-                if not union[Field.IIF] & iif or not union[Field.OIF] & oif:
-                    continue
-            keep.append(rule)
-        result = tuple(keep)
-        self.relevant_cache[key] = (chain, result)
-        return result
+    def rule_masks(self, rule: Rule) -> dict:
+        """Per-field masks a rule needs; for a verdict map, also some key must be met."""
+        masks = dict(self.need(rule.atoms)[0])
+        if rule.action.kind is Kind.VMAP:
+            union = {f: 0 for f in DISPATCH_FIELDS}
+            for key_atom, _ in rule.action.vmap:
+                kneed = dict(self.need(self.key_tuple(key_atom))[0])
+                for f in union:
+                    union[f] |= kneed.get(f, -1)
+            for f, m in union.items():
+                if m >= 0:
+                    masks[f] = masks.get(f, -1) & m
+        return masks
+
+    def vmap_entries(self, rule: Rule, cube: Cube, rw: dict) -> list:
+        """The (key, action) entries of a verdict map that can meet `cube`, in order."""
+        hit = self.vmap_index.get(id(rule))
+        if hit is None or hit[0] is not rule:
+            index = build_entry_index(
+                [key for key, _ in rule.action.vmap],
+                lambda key: dict(self.need(self.key_tuple(key))[0]),
+            )
+            hit = (rule, index)
+            self.vmap_index[id(rule)] = hit
+        vmap = rule.action.vmap
+        return [vmap[p] for p in hit[1].lookup(cube, rw)]
 
     def act(self, table, rule: Rule, action, cube: Cube, rw, depth, out, nxt) -> None:
         kind = action.kind
@@ -232,40 +338,48 @@ class SymbolicEngine:
     def _evaluate(self, cube: Cube, candidate: bool) -> list[tuple[Cube, Outcome]]:
         """One cube that is a bridge candidate in full, or not at all (see `bridge_candidate`)."""
         final: list[tuple[Cube, Outcome]] = []
-        flows: list[tuple[Cube, dict, tuple[NatApplied, ...]]] = [(cube, {}, ())]
-        new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
-        family = self.domain.family
+        flows: list[Flow] = [(cube, {}, ())]
         for hook in self.domain.path.hooks:
-            bridged = candidate and hook is Hook.PREROUTING
-            for stage in self.plans[hook]:
-                nxt: list = []
-                for c, rw, nats in flows:
-                    if stage.nat:
-                        self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
-                        continue
-                    table, chain = stage.chains[0]
-                    for c2, res in self.run_chain(table, chain, c, rw):
-                        kind = res.kind
-                        if kind is Kind.RETURN:
-                            kind = chain.base.policy
-                        if kind is Kind.ACCEPT:
-                            nxt.append((c2, rw, nats))
-                        elif kind is Kind.DROP:
-                            final.append((c2, _unless_bridged(DROP, nats, bridged)))
-                        elif kind is Kind.REJECT:
-                            reject = resolve_reject(res.action.reject, family)
-                            end = Outcome("reject", reject)
-                            final.append((c2, _unless_bridged(end, nats, bridged)))
-                        else:
-                            raise ParityError(
-                                "NAT statement outside a nat chain", _first_nat_loc(chain)
-                            )
-                flows = _merge_flows(nxt)
-            if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
-                final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
-                flows = [flow for flow in flows if dnatted(flow[2])]
+            flows = self.hook_step(hook, flows, candidate, final)
         final.extend((c, Outcome("accept", None, nats)) for c, _, nats in flows)
         return _merge_final(final)
+
+    def hook_step(self, hook: Hook, flows: list[Flow], candidate: bool, final: list) -> list[Flow]:
+        """Run `flows` through every stage at `hook`; stopped pieces go to `final`.
+
+        Returns the flows that continue to the next hook, merged per (rewrites, NAT bindings).
+        """
+        new_mask = 1 << self.domain.fields[Field.CT].reps.index("new")
+        family = self.domain.family
+        bridged = candidate and hook is Hook.PREROUTING
+        for stage in self.plans[hook]:
+            nxt: list = []
+            for c, rw, nats in flows:
+                if stage.nat:
+                    self.nat_stage(stage, hook, c, rw, nats, new_mask, nxt, final, bridged)
+                    continue
+                table, chain = stage.chains[0]
+                for c2, res in self.run_chain(table, chain, c, rw):
+                    kind = res.kind
+                    if kind is Kind.RETURN:
+                        kind = chain.base.policy
+                    if kind is Kind.ACCEPT:
+                        nxt.append((c2, rw, nats))
+                    elif kind is Kind.DROP:
+                        final.append((c2, _unless_bridged(DROP, nats, bridged)))
+                    elif kind is Kind.REJECT:
+                        reject = resolve_reject(res.action.reject, family)
+                        end = Outcome("reject", reject)
+                        final.append((c2, _unless_bridged(end, nats, bridged)))
+                    else:
+                        raise ParityError(
+                            "NAT statement outside a nat chain", _first_nat_loc(chain)
+                        )
+            flows = _merge_flows(nxt)
+        if bridged:  # not DNATed to a guest: the bridge forwarded it, no IP hook saw it
+            final.extend((c, ACCEPT) for c, _, nats in flows if not dnatted(nats))
+            flows = [flow for flow in flows if dnatted(flow[2])]
+        return flows
 
     def nat_stage(
         self, stage: Stage, hook, cube: Cube, rw, nats, new_mask, nxt, final, bridged=False
@@ -297,10 +411,24 @@ class SymbolicEngine:
                         final.append((c2, _unless_bridged(end, nats, bridged)))
                     else:  # NAT: first binding at this hook wins
                         nat = res.action.nat
-                        rw2 = self.rewrite(c2, rw, nat)
-                        nxt.append((c2, rw2, nats + (NatApplied(hook, nat),)))
+                        for c3 in _by_ports(c2) if nat.ports is not None else (c2,):
+                            rw2 = self.rewrite(c3, rw, nat)
+                            nxt.append((c3, rw2, nats + (NatApplied(hook, nat),)))
             pending = cont
         nxt.extend((c, rw, nats) for c in pending)
+
+
+def _by_ports(cube: Cube) -> tuple[Cube, ...]:
+    """`cube` split into packets without ports and with ports, so a port NAT rewrites only the
+    latter. Whole-path cubes never mix the two (`initial_cubes`); hook-by-hook inputs do."""
+    none, some = cube[Field.DPORT] & 1, cube[Field.DPORT] & ~1
+    if not none or not some:
+        return (cube,)
+    return (_with_field(cube, Field.DPORT, none), _with_field(cube, Field.DPORT, some))
+
+
+def _with_field(cube: Cube, f: Field, mask: int) -> Cube:
+    return cube[:f] + (mask,) + cube[f + 1 :]
 
 
 def _unless_bridged(outcome: Outcome, nats: tuple[NatApplied, ...], bridged: bool) -> Outcome:

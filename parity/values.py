@@ -6,6 +6,7 @@ or `icmp6-port-unreachable` is decided once; the syntax around them is parsed in
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from .model import PROTOCOLS, Family, Loc, ParityError
@@ -29,6 +30,19 @@ def address_family(text: str) -> Family:
 
 def parse_address_span(text: str, loc: Loc, family: Family | None = None) -> tuple[int, int]:
     """`a`, `a/n` or `a-b` as an inclusive integer interval."""
+    parsed = _address_span(text)
+    if parsed is None:
+        raise ParityError(f"not an address, prefix or range: {text!r}", loc)
+    span, fam = parsed
+    if family is not None and fam is not family:
+        raise ParityError(f"{family.value} address expected, got {text!r}", loc)
+    return span
+
+
+@functools.lru_cache(maxsize=65536)
+def _address_span(text: str) -> tuple[tuple[int, int], Family] | None:
+    """Cached: a ruleset for N networks names each subnet several times, and `ipaddress`
+    parsing was a fifth of the time to read one."""
     try:
         if "/" in text:
             net = ipaddress.ip_network(text, strict=False)
@@ -46,10 +60,8 @@ def parse_address_span(text: str, loc: Loc, family: Family | None = None) -> tup
             span = (int(addr), int(addr))
             fam = Family.IPV4 if addr.version == 4 else Family.IPV6
     except ValueError:
-        raise ParityError(f"not an address, prefix or range: {text!r}", loc) from None
-    if family is not None and fam is not family:
-        raise ParityError(f"{family.value} address expected, got {text!r}", loc)
-    return span
+        return None
+    return span, fam
 
 
 def _looks_single(text: str) -> bool:

@@ -1,0 +1,130 @@
+"""Which rules and verdict-map keys can meet a cube, found by index instead of by scanning.
+
+With N networks a dispatch chain has O(N) rules (iptables: one `-i`/`-o`/`-s` rule per network)
+and a verdict map O(N) keys (nft: one per bridge or subnet). A cube for one network meets O(1)
+of them; testing all of them for every cube costs N per cube, N^2 in all. So each rule (and each
+vmap key) is filed under the classes it can match on the dispatch fields (interfaces and
+addresses), and a cube looks up only the classes it holds on its narrowest field.
+
+The index only ever skips entries whose class mask does not meet the cube on some field, which
+`SymbolicEngine.split` would reject anyway; it is derived from the masks of the rule text, not
+from netc's names. Fields rewritten by NAT (`rw`) are not used to skip anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .model import Field
+
+DISPATCH_FIELDS = (Field.IIF, Field.OIF, Field.SADDR, Field.DADDR)
+NARROW = 64  # an entry whose mask holds more classes than this is listed as "wide" (always tried)
+
+
+def bits(mask: int):
+    """Indices of the set bits of a non-negative mask, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+@dataclass(frozen=True, slots=True)
+class FieldIndex:
+    """For one field: entry positions by class, plus the entries that are too wide to file."""
+
+    by_class: dict[int, list[int]]
+    wide: list[int]
+
+
+def build_field_index(masks: Sequence[int]) -> FieldIndex:
+    """`masks[p]` is entry p's class mask on the field (-1: the entry does not test it)."""
+    by_class: dict[int, list[int]] = {}
+    wide: list[int] = []
+    for p, m in enumerate(masks):
+        if m < 0 or m.bit_count() > NARROW:
+            wide.append(p)
+        else:
+            for i in bits(m):
+                by_class.setdefault(i, []).append(p)
+    return FieldIndex(by_class, wide)
+
+
+def candidates(index: FieldIndex, mask: int) -> list[int]:
+    """Positions (in order) of the entries that may meet `mask` (a superset, never fewer)."""
+    found = set(index.wide)
+    for i in bits(mask):
+        found.update(index.by_class.get(i, ()))
+    return sorted(found)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryIndex:
+    """Entries (rules or vmap keys) with their masks on the dispatch fields, indexed per field."""
+
+    masks: tuple[tuple[int, ...], ...]  # per entry, one mask per field of `fields`
+    fields: tuple[Field, ...]
+    per_field: tuple[FieldIndex, ...]
+    cache: dict = field(default_factory=dict, compare=False)  # query -> [cost, field, entries]
+
+    def lookup(self, cube: Sequence[int], rw: dict) -> list[int]:
+        """Positions of the entries that can meet `cube`, in order."""
+        found = self.narrow_lookup(cube, rw, len(self.masks) + 1)
+        assert found is not None
+        return found
+
+    def narrow_lookup(self, cube: Sequence[int], rw: dict, limit: int) -> list[int] | None:
+        """Like `lookup`, or None when no field narrows the search below `limit` entries.
+
+        The entries are only tested once that is known, so declining costs O(fields)."""
+        query = self._query(cube, rw)
+        key = tuple(query)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = [*self._narrowest(query), None]
+        cost, best, found = hit
+        if cost >= limit:
+            return None
+        if found is None:
+            if best < 0:
+                pool = range(len(self.masks))
+            else:
+                pool = candidates(self.per_field[best], query[best])
+            found = hit[2] = [p for p in pool if self._meets(p, query)]
+        return found
+
+    def _narrowest(self, query: list[int]) -> tuple[int, int]:
+        """(entries to test, field) for the field whose index narrows most (-1: none does)."""
+        best_cost, best = len(self.masks), -1
+        for k, m in enumerate(query):
+            if m < 0 or m.bit_count() > NARROW:
+                continue
+            index = self.per_field[k]
+            cost = len(index.wide)
+            for i in bits(m):
+                cost += len(index.by_class.get(i, ()))
+            if cost < best_cost:
+                best_cost, best = cost, k
+        return best_cost, best
+
+    def _query(self, cube: Sequence[int], rw: dict) -> list[int]:
+        return [-1 if f in rw else cube[f] for f in self.fields]
+
+    def _meets(self, p: int, query: list[int]) -> bool:
+        return all(r & q for r, q in zip(self.masks[p], query) if q >= 0)
+
+
+def build_entry_index(
+    entries: Sequence[object], masks_of: Callable[[object], dict], fields=DISPATCH_FIELDS
+) -> EntryIndex:
+    """Index `entries` by `masks_of(entry)`, a dict field -> mask (absent: not tested)."""
+    rows = []
+    for entry in entries:
+        need = masks_of(entry)
+        rows.append(tuple(need.get(f, -1) for f in fields))
+    per_field = tuple(build_field_index([row[k] for row in rows]) for k in range(len(fields)))
+    return EntryIndex(tuple(rows), tuple(fields), per_field)
+
+
+__all__ = ["DISPATCH_FIELDS", "EntryIndex", "build_entry_index", "bits", "candidates"]
