@@ -544,7 +544,7 @@ def _guest_in(iface, guests: str | None) -> int | None:
     if guests is None:
         return _guests(iface)[0]
     prefix = ipaddress.ip_network(guests)
-    if not prefix.subnet_of(iface.network):
+    if prefix.version != iface.network.version or not prefix.subnet_of(iface.network):
         return None
     first = _guests(iface)[0]
     if ipaddress.ip_address(first) in prefix:
