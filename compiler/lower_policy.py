@@ -65,8 +65,9 @@ def filters(net: Network) -> Iterator[Intent]:
 
 def inbound_filters(net: Network) -> Iterator[Intent]:
     """`allow from`/`deny from`, in the order written, for every subnet of the source's family
-    (or only the `to` prefix, inside its subnet). Yielded after the port forward accepts and the
-    guest <-> guest rule, before the mode's inbound accepts, as `filters` is before its allow-out.
+    (or only the `to` prefix, inside its subnet). First in the forward path to the guests, as
+    `filters` is first on the way out: before the DNAT accepts, so `deny from` also keeps a prefix
+    off the forwarded ports (the emitters exclude traffic in on the bridge, see ForwardFilterIn).
     """
     for rule in net.inbound_filters:
         if rule.guests is not None:

@@ -66,7 +66,7 @@ SLOT_OF_TYPE: dict[type, Slot] = {
     ForwardCrossEstablished: Slot.CROSS,
     ForwardIsolate: Slot.CROSS,
     ForwardFilter: Slot.FROM_GUESTS,
-    ForwardFilterIn: Slot.TO_GUESTS,
+    ForwardFilterIn: Slot.DNAT_ACCEPT,
     HostAcceptEstablished: Slot.HOST_IN,
     HostAcceptIcmp: Slot.HOST_IN,
     HostAllow: Slot.HOST_IN,
@@ -103,7 +103,7 @@ def slot(intent: Intent) -> Slot:
         case ForwardFilter():
             return Slot.FROM_GUESTS
         case ForwardFilterIn():
-            return Slot.TO_GUESTS
+            return Slot.DNAT_ACCEPT
         case HostAcceptEstablished() | HostAcceptIcmp() | HostAllow() | HostReject():
             return Slot.HOST_IN
         case NatHairpin():

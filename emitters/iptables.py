@@ -237,7 +237,8 @@ def _policy_rule(intent: Intent, text: Texts) -> str:
             l4 = _l4(intent.proto, intent.ports)
             verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
             where = f"{_src(intent.source)} -d {text(intent.destination)}".lstrip()
-            return f"{where} -o {intent.bridge}{l4} {verdict}"
+            # not in on the bridge: guest <-> guest and hairpins are the guest rule's business
+            return f"{where} ! -i {intent.bridge} -o {intent.bridge}{l4} {verdict}"
         case HostAcceptEstablished():
             return f"-i {intent.bridge} {_ESTABLISHED} -j ACCEPT"
         case HostAcceptIcmp():

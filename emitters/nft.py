@@ -279,8 +279,10 @@ def _policy_rule(intent: Intent, text: Texts) -> str:
             match = f"{ip} saddr {text(intent.subnet)}{_daddr(ip, intent.destination)}"
             return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
         case ForwardFilterIn():
-            match = f"{_saddr(ip, intent.source)}{ip} daddr {text(intent.destination)}"
-            return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
+            # not in on the bridge: guest <-> guest and hairpins are the guest rule's business
+            where = f"{_saddr(ip, intent.source)}{ip} daddr {text(intent.destination)}"
+            match = f'{where} iifname != "{intent.bridge}"{_l4(intent.proto, intent.ports)}'
+            return f"{match} {intent.verdict.value}"
         case HostAcceptEstablished():
             return f"{_family(intent)} ct state established,related accept"
         case HostAcceptIcmp():

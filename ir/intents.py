@@ -236,8 +236,12 @@ class ForwardFilter:
 @record
 class ForwardFilterIn:
     """Traffic from `source` to `destination` (a guest subnet, or a prefix inside one), out on
-    the bridge, is accepted or rejected before the mode's inbound defaults (after the port
-    forward accepts and the guest <-> guest rule, which concern traffic netc itself let in)."""
+    the bridge and in on any *other* interface, is accepted or rejected first in the forward path
+    to the guests: before the port forward accepts (a denied prefix cannot use an `expose`d port
+    either; the filter sees the translated guest address and port) and the mode's defaults.
+    Traffic in on the bridge itself (guest <-> guest, hairpins) is never matched: that is the
+    guest <-> guest rule's (or `isolate guests`') business, whatever the source prefix covers.
+    """
 
     family: Family
     network: str

@@ -430,12 +430,16 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
         port = f.host_ports[0]
         iif = f.in_dev or uplink
         p = pkt(fwd, fam, iif, br, outside, host, f.proto, port, local=True)
-        yield _Row(
-            f"{tag}: outside -> host port",
-            p,
-            "accept, dnat",
-            dnatted(target, to_ports, Hook.PREROUTING, False),
-        )
+        # inbound filters see the translated connection (guest address and port)
+        if _inbound_verdict(net, fam, outside, target, f.proto, f.target_ports[0]) is False:
+            yield _inbound_row(f"{tag}: outside -> host port", p, False)
+        else:
+            yield _Row(
+                f"{tag}: outside -> host port",
+                p,
+                "accept, dnat",
+                dnatted(target, to_ports, Hook.PREROUTING, False),
+            )
         home = next(s for s in subnets[fam] if ipaddress.ip_address(f.target) in s.network)
         client = _guests(home, avoid=target)[0]
         p = pkt(fwd, fam, br, br, client, host, f.proto, port, local=True)

@@ -87,23 +87,24 @@ def _forward_in(found) -> list[type]:
     return [type(i) for i in found if slot(i) in kinds]
 
 
-def test_after_forward_accepts_and_guest_to_guest_before_the_allow_in() -> None:
+def test_first_on_the_way_to_the_guests_before_the_forward_accepts() -> None:
     found = compiled(
         "expose tcp 8022 to 192.168.122.10 port 22\n"
         "deny from 198.51.100.0/24\nallow from 2001:db8:ffff::/48 tcp 22",
         mode="nat",
     ).intents
     order = _forward_in(found)
-    # the forward's DNAT accept, guest <-> guest per family, then the filters (the IPv4 deny
-    # for each of the two IPv4 subnets, the IPv6 allow for the routed IPv6 subnet), then the
-    # mode's allow-in per subnet and the rejects
+    # the filters (the IPv4 deny for each of the two IPv4 subnets, the IPv6 allow for the routed
+    # IPv6 subnet), the forward's DNAT accept, guest <-> guest per family, then the mode's
+    # allow-in per subnet and the rejects
     assert order == (
-        [ForwardAllowDnat]
+        [ForwardFilterIn] * 3
+        + [ForwardAllowDnat]
         + [ForwardCross] * 2
-        + [ForwardFilterIn] * 3
         + [ForwardAllowIn] * 3
         + [ForwardReject] * 2
     )
+    assert {slot(i) for i in found if isinstance(i, ForwardFilterIn)} == {Slot.DNAT_ACCEPT}
 
 
 def test_allow_from_on_nat_is_refused() -> None:
@@ -182,12 +183,12 @@ UPLINK = "wan0"
 TCP, UDP = 6, 17
 
 
-def pkt(src: str, dst: str, proto: int, dport: int, oif: str = "virbr1", ct: str = "new"):
+def pkt(src, dst, proto, dport, oif="virbr1", ct="new", local=False, iif=UPLINK):
     family = model.Family.IPV6 if ":" in src else model.Family.IPV4
     return evaluate_mod.Packet(
         model.Path.FORWARD,
         family,
-        UPLINK,
+        iif,
         oif,
         int(ipaddress.ip_address(src)),
         int(ipaddress.ip_address(dst)),
@@ -195,6 +196,7 @@ def pkt(src: str, dst: str, proto: int, dport: int, oif: str = "virbr1", ct: str
         40000,
         dport,
         ct,
+        daddr_local=local,
     )
 
 
@@ -214,6 +216,8 @@ ROWS = [
     ("nat, routed IPv6: new from elsewhere passes (stateless mode)", pkt("2001:db8:ffff::2", "2001:db8:122::10", TCP, 22, "virbr0"), True),
     ("nat, routed IPv6: tcp from the denied prefix is rejected", pkt("2001:db8:bad::1", "2001:db8:122::10", TCP, 22, "virbr0"), False),
     ("nat, routed IPv6: udp from the denied prefix passes (tcp only)", pkt("2001:db8:bad::1", "2001:db8:122::10", UDP, 53, "virbr0"), True),
+    ("nat: the denied prefix cannot use the forwarded port", pkt("198.51.100.1", "203.0.113.1", TCP, 8022, "virbr0", local=True), False),
+    ("nat: another prefix can", pkt("192.0.2.9", "203.0.113.1", TCP, 8022, "virbr0", local=True), True),
 ]  # fmt: skip
 
 
@@ -243,3 +247,34 @@ def test_the_spec_catches_missing_inbound_filters() -> None:
         assert (not failures) is expect_ok, failures
         if not expect_ok:
             assert all("inbound filter" in f.expected or "filter" in f.check for f in failures)
+
+
+def test_traffic_in_on_the_bridge_is_never_filtered() -> None:
+    """A source prefix covering the guests does not touch guest <-> guest or hairpins."""
+    result = compile_sources(
+        [
+            (
+                "t.net",
+                """
+network default {
+    bridge virbr0
+    forward route
+    ip 192.168.122.1/24
+    expose tcp 8022 to 192.168.122.10 port 22
+    deny from 0.0.0.0/0
+}
+""",
+            )
+        ]
+    )
+    rows = [
+        ("wan -> guest", pkt("192.0.2.9", "192.168.122.10", TCP, 22, "virbr0"), False),
+        ("wan -> forwarded port", pkt("192.0.2.9", "203.0.113.1", TCP, 8022, "virbr0", local=True), False),
+        ("guest -> guest", pkt("192.168.122.11", "192.168.122.10", TCP, 22, "virbr0", iif="virbr0"), True),
+        ("hairpin", pkt("192.168.122.11", "203.0.113.1", TCP, 8022, "virbr0", local=True, iif="virbr0"), True),
+    ]  # fmt: skip
+    for target in ("nft", "iptables"):
+        ruleset = parity.load_ruleset(emit(result, target))
+        for what, packet, want in rows:
+            got = evaluate_mod.evaluate(ruleset, packet, True).outcome.verdict
+            assert (got == "accept") is want, f"{target}: {what}: {got}"

@@ -6,6 +6,12 @@ switches those routes to the "internet" addresses on its loopback (198.51.100.1,
 2001:db8:5100::1), so one wan tries from two prefixes. Blocked probes from the wan are rejected
 (ICMP back to the wan) or, for IPv6 TCP, may look like timeouts (see test_services._tcp6):
 `blocked` covers both, since it also demands that the guest's server saw nothing.
+
+Shown on nft, iptables-nft and iptables-legacy: `allow from` opens a stateful routed network to
+one prefix (and, with `to`, one guest); `deny from` closes a stateless one, and a nat network's
+forwarded port, to one prefix while hairpins from the guests still pass; the filters are
+stateless (a guest's own connection to a denied prefix gets no reply). Mutants without the
+filter intents turn each verdict around, so the probes can fail.
 """
 
 from __future__ import annotations
@@ -49,6 +55,19 @@ network default {
     deny from 2001:db8:5100::/48 tcp
 }
 """
+
+
+# A nat network with a forwarded port, closed to one prefix: the forward included.
+FORWARDED = """
+network default {
+    bridge virbr0
+    forward nat
+    ip 192.168.122.1/24
+    expose tcp 8022 to 192.168.122.10 port 22
+    deny from 198.51.100.0/24
+}
+"""
+HOST4 = str(HOST_UPLINK4.ip)
 
 
 def _source(topo: Topology, v4: str, v6: str) -> None:
@@ -121,6 +140,37 @@ def test_deny_from_closes_a_stateless_network_to_one_prefix(make_topology, backe
     assert got[("guest", "tcp/198.51.100.1/8080")].blocked, why
 
 
+def _forwarded(topo: Topology, backend: str, drop=None) -> dict:
+    load(topo, FORWARDED, backend, drop)
+    listen = {"guest": ["tcp/22"], "wan": ["tcp/8080"]}
+    with servers(topo, listen) as srv:
+        before = srv.probe(
+            {
+                "wan": [f"tcp/{HOST4}/8022"],  # from 203.0.113.2
+                "guest2": [f"tcp/{HOST4}/8022"],  # hairpin: in on the bridge, never filtered
+                "guest": ["tcp/198.51.100.1/8080", "tcp/203.0.113.2/8080"],
+            }
+        )
+        # the host's uplink address is on-link for the wan: a host route picks the source
+        topo.run(
+            "wan", "ip", "route", "replace", f"{HOST4}/32", "dev", "eth0", "src", "198.51.100.1"
+        )
+        after = srv.probe({"wan": [f"tcp/{HOST4}/8022"]})
+    return {**before, **{("wan-denied", k[1]): v for k, v in after.items()}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_deny_from_closes_a_forwarded_port_too(make_topology, backend: str) -> None:
+    got = _forwarded(make_topology(Shape(), tag="inff"), backend)
+    why = explain(got)
+    assert got[("wan", f"tcp/{HOST4}/8022")].ok, why
+    assert got[("guest2", f"tcp/{HOST4}/8022")].ok, why
+    assert got[("guest", "tcp/203.0.113.2/8080")].ok, why
+    denied = got[("wan-denied", f"tcp/{HOST4}/8022")]
+    assert denied.blocked and denied.result in ("refused", "unreachable"), why
+    assert got[("guest", "tcp/198.51.100.1/8080")].blocked, why  # stateless: replies too
+
+
 def _no_filters(intent) -> bool:
     return isinstance(intent, ForwardFilterIn)
 
@@ -136,3 +186,8 @@ def test_mutant_without_the_deny_is_caught(make_topology) -> None:
     got = _stateless(make_topology(Shape(), tag="infmd"), "nft", drop=_no_filters)
     assert got[("wan-denied", f"tcp/{G4}/22")].ok, explain(got)
     assert got[("guest", "tcp/198.51.100.1/8080")].ok, explain(got)
+
+
+def test_mutant_without_the_deny_lets_the_prefix_use_the_forward(make_topology) -> None:
+    got = _forwarded(make_topology(Shape(), tag="inffm"), "nft", drop=_no_filters)
+    assert got[("wan-denied", f"tcp/{HOST4}/8022")].ok, explain(got)
