@@ -143,6 +143,8 @@ def test_ipv6_allow_on_a_nat_network_routes_ipv6() -> None:
         ("deny from somewhere", "route", "is not an address or prefix"),
         ("deny from 2001:db8::/32", "route", None),  # has an IPv6 subnet: accepted
         ("allow from 203.0.113.0/24", "nat", "masqueraded"),
+        ("allow from 2001:db8:ffff::/48", "nat { ipv6 nat }", "its ipv6 guests are masqueraded"),
+        ("deny from 2001:db8:ffff::/48", "nat { ipv6 nat }", None),
         ("deny from 203.0.113.0/24", "isolated", "does not forward at all"),
         ("deny from 203.0.113.0/24", "open", "'forward open' gets none"),
         ("deny from 203.0.113.0/24 to 10.0.0.0/24", "route", "is not inside a subnet"),
