@@ -273,6 +273,7 @@ class Builder:
             services=policy.services,
             filters=policy.filters,
             isolate_guests=policy.isolate_guests,
+            inbound_filters=policy.inbound_filters,
         )
 
     def switch(self, stmt: Tree) -> bool:

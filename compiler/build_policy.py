@@ -24,6 +24,7 @@ from netc.ir.model import (
     GuestFilter,
     HostService,
     HostServices,
+    InboundFilter,
     Mode,
     PortForward,
     PortRange,
@@ -33,7 +34,7 @@ from netc.ir.model import (
 
 from . import names
 
-STATEMENTS = frozenset({"expose", "services", "filter_rule", "isolate"})
+STATEMENTS = frozenset({"expose", "services", "filter_rule", "filter_from", "isolate"})
 
 BOTH = (Family.IPV4, Family.IPV6)
 
@@ -54,6 +55,7 @@ _STATEMENT_WORDS = {
     "expose": "expose",
     "services": "services",
     "filter_rule": "allow/deny",
+    "filter_from": "allow/deny from",
     "isolate": "isolate guests",
 }
 
@@ -78,6 +80,7 @@ class Policy:
     services: HostServices | None
     filters: tuple[GuestFilter, ...]
     isolate_guests: bool
+    inbound_filters: tuple[InboundFilter, ...]
 
 
 def build_policy(
@@ -102,6 +105,8 @@ def build_policy(
         into["services"].append(services(b, stmt))
     elif stmt.data == "filter_rule":
         into["filters"].append(guest_filter(b, stmt, name, forward, subnets))
+    elif stmt.data == "filter_from":
+        into["inbound_filters"].append(inbound_filter(b, stmt, name, forward, subnets))
     elif stmt.data == "isolate" and b.once(seen, "isolate guests", stmt, f"network '{name}'"):
         into["isolate_guests"].append(True)
 
@@ -113,11 +118,18 @@ def policy_of(into: dict[str, list]) -> Policy:
         services[0] if services else None,
         tuple(into["filters"]),
         bool(into["isolate_guests"]),
+        tuple(into["inbound_filters"]),
     )
 
 
 def empty_policy() -> dict[str, list]:
-    return {"port_forwards": [], "services": [], "filters": [], "isolate_guests": []}
+    return {
+        "port_forwards": [],
+        "services": [],
+        "filters": [],
+        "isolate_guests": [],
+        "inbound_filters": [],
+    }
 
 
 def _proto(node: Tree) -> Proto:
@@ -243,14 +255,7 @@ def guest_filter(
             f"'{action.value}' filters guest traffic to the outside, which "
             f"'forward {forward.mode.value}' does not forward at all",
         )
-    try:
-        destination = ipaddress.ip_network(str(token), strict=True)
-    except ValueError:
-        try:
-            loose = ipaddress.ip_network(str(token), strict=False)
-        except ValueError:
-            return b.fail(token, f"'{token}' is not an address or prefix (like 10.0.0.0/8)")
-        return b.fail(token, f"'{token}' has host bits set", f"did you mean {loose}?")
+    destination = _prefix(b, token)
     family = Family.of(destination)
     if not any(s.family is family for s in subnets):
         b.fail(
@@ -258,3 +263,80 @@ def guest_filter(
             f"network '{name}' has no {family.value} subnet, so no guest traffic matches {destination}",
         )
     return GuestFilter(action, destination, proto, ports, b.span(stmt))
+
+
+def _prefix(b: _Builder, token: Token) -> Any:
+    """An address or a prefix without host bits (`10.0.0.0/8`, `203.0.113.5`)."""
+    try:
+        return ipaddress.ip_network(str(token), strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(str(token), strict=False)
+        except ValueError:
+            return b.fail(token, f"'{token}' is not an address or prefix (like 10.0.0.0/8)")
+        return b.fail(token, f"'{token}' has host bits set", f"did you mean {loose}?")
+
+
+def _masqueraded(forward: Forward, family: Family) -> bool:
+    return forward.mode is Mode.NAT and (family is Family.IPV4 or forward.ipv6_nat)
+
+
+def inbound_filter(
+    b: _Builder, stmt: Tree, name: str, forward: Forward, subnets: Sequence[Subnet]
+) -> InboundFilter:
+    """`allow|deny from PREFIX [tcp|udp [PORTS]] [to GUEST-PREFIX]`.
+
+    Refused where it could not mean what it says: on networks that forward nothing, for a family
+    without a subnet, and `allow` towards masqueraded guests (the outside cannot address them;
+    `expose` is how a guest's port is opened there).
+    """
+    action_node, token, *rest = stmt.children
+    word = str(action_node.children[0])
+    action = _FILTER_ACTIONS.get(word) or FilterAction(word)
+    proto = ports = guests_node = None
+    for node in rest:
+        if node.data == "filter_proto":
+            proto = _proto(node.children[0])
+            if len(node.children) > 1:
+                ports = _ports(b, node.children[1])
+        else:
+            guests_node = node.children[0]
+    if forward.mode not in (Mode.NAT, Mode.ROUTE):
+        b.fail(
+            stmt,
+            f"'{action.value} from' filters traffic from the outside to guests, which "
+            f"'forward {forward.mode.value}' does not forward at all",
+        )
+    source = _prefix(b, token)
+    family = Family.of(source)
+    home = [s for s in subnets if s.family is family]
+    if not home:
+        b.fail(
+            token,
+            f"network '{name}' has no {family.value} subnet, so no traffic from {source} "
+            "reaches its guests",
+        )
+    if action is FilterAction.ALLOW and _masqueraded(forward, family):
+        b.fail(
+            stmt,
+            f"'allow from' cannot open network '{name}' to {source}: its {family.value} guests "
+            "are masqueraded, so the outside cannot address them",
+            "use 'expose' to forward a host port to a guest, or 'forward route'",
+        )
+    guests = None
+    if guests_node is not None:
+        guests = _prefix(b, guests_node)
+        if Family.of(guests) is not family:
+            b.fail(
+                guests_node,
+                f"guests {guests} and source {source} are of different families",
+                "write one filter per address family",
+            )
+        if not any(guests.subnet_of(s.network) for s in home):
+            declared = ", ".join(str(s.network) for s in home)
+            b.fail(
+                guests_node,
+                f"{guests} is not inside a subnet of network '{name}'",
+                f"its {family.value} subnets: {declared}",
+            )
+    return InboundFilter(action, source, guests, proto, ports, b.span(stmt))

@@ -9,9 +9,10 @@ The intents come out in evaluation order (libvirt inserts rules at the head of i
 3. anything else forwarded from or to the bridge is rejected;
 4. the host's own services that guests use (DHCP, DNS, TFTP) are accepted on the bridge.
 
-The statements beyond libvirt (`lower_policy`) slot in around these: DNAT accepts before the
-guest ↔ guest rule (which `isolate guests` turns into a reject), filters before the allow-out,
-the `services` guard after the host accepts, and the port forwards' NAT at the end.
+The statements beyond libvirt (`lower_policy`) slot in around these: inbound filters (`allow
+from`) first, then DNAT accepts before the guest ↔ guest rule (which `isolate guests` turns into
+a reject), filters (`allow to`) before the allow-out, the `services` guard after the host
+accepts, and the port forwards' NAT at the end.
 
 `open` networks get no intents at all, as in libvirt.
 """
@@ -63,6 +64,7 @@ def lower(networks: Sequence[Network]) -> list[Intent]:
 
 def _network(net: Network) -> Iterator[Intent]:
     fams = families(net)
+    yield from policy.inbound_filters(net)  # before the forward accepts; not from the bridge
     yield from policy.dnat_accepts(net)  # before guest isolation, so hairpins pass
     for fam in fams:
         if net.isolate_guests:

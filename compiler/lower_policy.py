@@ -12,6 +12,7 @@ from netc.ir.intents import (
     ForwardAllowDnat,
     ForwardCrossEstablished,
     ForwardFilter,
+    ForwardFilterIn,
     ForwardIsolate,
     HostAccept,
     HostAcceptEstablished,
@@ -55,6 +56,31 @@ def filters(net: Network) -> Iterator[Intent]:
                 net.bridge,
                 subnet.network,
                 rule.destination,
+                rule.proto,
+                rule.ports,
+                _VERDICT[rule.action],
+                rule.span,
+            )
+
+
+def inbound_filters(net: Network) -> Iterator[Intent]:
+    """`allow from`/`deny from`, in the order written, for every subnet of the source's family
+    (or only the `to` prefix, inside its subnet). First in the forward path to the guests, as
+    `filters` is first on the way out: before the DNAT accepts, so `deny from` also keeps a prefix
+    off the forwarded ports (the emitters exclude traffic in on the bridge, see ForwardFilterIn).
+    """
+    for rule in net.inbound_filters:
+        if rule.guests is not None:
+            destinations = [rule.guests]
+        else:
+            destinations = [s.network for s in net.subnets_of(rule.family)]
+        for destination in destinations:
+            yield ForwardFilterIn(
+                rule.family,
+                net.name,
+                net.bridge,
+                rule.source,
+                destination,
                 rule.proto,
                 rule.ports,
                 _VERDICT[rule.action],

@@ -28,6 +28,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
     ForwardAllowDnat,
     ForwardCrossEstablished,
     ForwardFilter,
+    ForwardFilterIn,
     ForwardIsolate,
     HostAcceptEstablished,
     HostAcceptIcmp,
@@ -65,6 +66,7 @@ SLOT_OF_TYPE: dict[type, Slot] = {
     ForwardCrossEstablished: Slot.CROSS,
     ForwardIsolate: Slot.CROSS,
     ForwardFilter: Slot.FROM_GUESTS,
+    ForwardFilterIn: Slot.DNAT_ACCEPT,
     HostAcceptEstablished: Slot.HOST_IN,
     HostAcceptIcmp: Slot.HOST_IN,
     HostAllow: Slot.HOST_IN,
@@ -100,6 +102,8 @@ def slot(intent: Intent) -> Slot:
             return Slot.CROSS
         case ForwardFilter():
             return Slot.FROM_GUESTS
+        case ForwardFilterIn():
+            return Slot.DNAT_ACCEPT
         case HostAcceptEstablished() | HostAcceptIcmp() | HostAllow() | HostReject():
             return Slot.HOST_IN
         case NatHairpin():

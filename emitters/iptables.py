@@ -31,6 +31,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
     ForwardAllowDnat,
     ForwardCrossEstablished,
     ForwardFilter,
+    ForwardFilterIn,
     ForwardIsolate,
     HostAcceptEstablished,
     HostAcceptIcmp,
@@ -192,6 +193,10 @@ def _dst(prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" -d {prefix}"  # iptables-save omits -d 0.0.0.0/0
 
 
+def _src(prefix: IPNetwork) -> str:
+    return "" if prefix.prefixlen == 0 else f"-s {prefix}"  # iptables-save omits -s 0.0.0.0/0
+
+
 def _policy_rule(intent: Intent, text: Texts) -> str:
     reject = _REJECT_RULE[intent.family]
     match intent:
@@ -228,6 +233,12 @@ def _policy_rule(intent: Intent, text: Texts) -> str:
             verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
             where = f"-s {text(intent.subnet)}{_dst(intent.destination)}"
             return f"{where} -i {intent.bridge}{l4} {verdict}"
+        case ForwardFilterIn():
+            l4 = _l4(intent.proto, intent.ports)
+            verdict = "-j ACCEPT" if intent.verdict is Verdict.ACCEPT else reject
+            where = f"{_src(intent.source)} -d {text(intent.destination)}".lstrip()
+            # not in on the bridge: guest <-> guest and hairpins are the guest rule's business
+            return f"{where} ! -i {intent.bridge} -o {intent.bridge}{l4} {verdict}"
         case HostAcceptEstablished():
             return f"-i {intent.bridge} {_ESTABLISHED} -j ACCEPT"
         case HostAcceptIcmp():

@@ -26,6 +26,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
     ForwardAllowDnat,
     ForwardCrossEstablished,
     ForwardFilter,
+    ForwardFilterIn,
     ForwardIsolate,
     HostAcceptEstablished,
     HostAcceptIcmp,
@@ -243,6 +244,10 @@ def _daddr(ip: str, prefix: IPNetwork) -> str:
     return "" if prefix.prefixlen == 0 else f" {ip} daddr {prefix}"
 
 
+def _saddr(ip: str, prefix: IPNetwork) -> str:
+    return "" if prefix.prefixlen == 0 else f"{ip} saddr {prefix} "
+
+
 def _policy_rule(intent: Intent, text: Texts) -> str:
     ip = _IP[intent.family]
     match intent:
@@ -273,6 +278,11 @@ def _policy_rule(intent: Intent, text: Texts) -> str:
         case ForwardFilter():
             match = f"{ip} saddr {text(intent.subnet)}{_daddr(ip, intent.destination)}"
             return f"{match}{_l4(intent.proto, intent.ports)} {intent.verdict.value}"
+        case ForwardFilterIn():
+            # not in on the bridge: guest <-> guest and hairpins are the guest rule's business
+            where = f"{_saddr(ip, intent.source)}{ip} daddr {text(intent.destination)}"
+            match = f'{where} iifname != "{intent.bridge}"{_l4(intent.proto, intent.ports)}'
+            return f"{match} {intent.verdict.value}"
         case HostAcceptEstablished():
             return f"{_family(intent)} ct state established,related accept"
         case HostAcceptIcmp():

@@ -234,6 +234,27 @@ class ForwardFilter:
 
 
 @record
+class ForwardFilterIn:
+    """Traffic from `source` to `destination` (a guest subnet, or a prefix inside one), out on
+    the bridge and in on any *other* interface, is accepted or rejected first in the forward path
+    to the guests: before the port forward accepts (a denied prefix cannot use an `expose`d port
+    either; the filter sees the translated guest address and port) and the mode's defaults.
+    Traffic in on the bridge itself (guest <-> guest, hairpins) is never matched: that is the
+    guest <-> guest rule's (or `isolate guests`') business, whatever the source prefix covers.
+    """
+
+    family: Family
+    network: str
+    bridge: str
+    source: IPNetwork
+    destination: IPNetwork
+    proto: Proto | None
+    ports: PortRange | None
+    verdict: Verdict
+    span: Span
+
+
+@record
 class HostAcceptEstablished:
     """Replies to connections the host opened to guests come back in (before the host reject)."""
 
@@ -290,6 +311,7 @@ Intent = (
     | ForwardCrossEstablished
     | ForwardIsolate
     | ForwardFilter
+    | ForwardFilterIn
     | HostAcceptEstablished
     | HostAcceptIcmp
     | HostAllow

@@ -188,6 +188,27 @@ class GuestFilter:
 
 
 @record
+class InboundFilter:
+    """`allow from` / `deny from`: traffic from `source` to the guests, before the mode's inbound
+    defaults. Stateless like `GuestFilter`: every packet from `source` matches, replies to the
+    guests' own connections included.
+
+    `guests` None means every subnet of the family; otherwise a prefix inside one subnet.
+    """
+
+    action: FilterAction
+    source: IPNetwork
+    guests: IPNetwork | None
+    proto: Proto | None
+    ports: PortRange | None
+    span: Span
+
+    @property
+    def family(self) -> Family:
+        return _family_of(self.source)
+
+
+@record
 class Network:
     name: str
     bridge: str
@@ -201,6 +222,7 @@ class Network:
     services: HostServices | None = None  # None: the host is not closed to guests (libvirt)
     filters: tuple[GuestFilter, ...] = ()  # first match wins, in the order written
     isolate_guests: bool = False
+    inbound_filters: tuple[InboundFilter, ...] = ()  # first match wins, in the order written
 
     def subnets_of(self, family: Family) -> tuple[Subnet, ...]:
         return tuple(s for s in self.subnets if s.family is family)

@@ -47,6 +47,7 @@ class SpecNetwork:
     services: tuple["SpecService", ...] | None = None  # None: the host is not closed to guests
     filters: tuple["SpecFilter", ...] = ()  # first match wins, in order
     isolate_guests: bool = False
+    inbound_filters: tuple["SpecInboundFilter", ...] = ()  # first match wins, in order
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,6 +81,18 @@ class SpecFilter:
 
     allow: bool
     destination: str
+    proto: int | None = None
+    ports: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpecInboundFilter:
+    """`allow from`/`deny from`: traffic from `source` to the guests (`guests` None: every
+    subnet of the family), whatever its conntrack state (proto/ports None: any)."""
+
+    allow: bool
+    source: str
+    guests: str | None = None
     proto: int | None = None
     ports: tuple[int, int] | None = None
 
@@ -247,12 +260,18 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
             yield _Row(f"{tag}: guest -> outside {name}", p, "drop or reject", blocked)
     # outside -> guest, new and established
     p_new = pkt(fwd, uplink, br, outside, guest, 6, 40000, 22)
-    if mode == "open" or (routed and not net.stateful_inbound):
+    filtered = _inbound_verdict(net, family, outside, guest, 6, 22)  # before the defaults
+    if filtered is not None:
+        yield _inbound_row(f"{tag}: outside -> guest new", p_new, filtered)
+    elif mode == "open" or (routed and not net.stateful_inbound):
         yield _Row(f"{tag}: outside -> guest new", p_new, "accept, no NAT", accepted_no_nat)
     else:
         yield _Row(f"{tag}: outside -> guest new", p_new, "drop or reject", blocked)
     p_est = pkt(fwd, uplink, br, outside, guest, 6, 443, 40000, "established")
-    if mode == "isolated":
+    filtered = _inbound_verdict(net, family, outside, guest, 6, 40000)  # stateless filters
+    if filtered is not None:
+        yield _inbound_row(f"{tag}: outside -> guest established", p_est, filtered)
+    elif mode == "isolated":
         yield _Row(f"{tag}: outside -> guest established", p_est, "drop or reject", blocked)
     else:
         yield _Row(f"{tag}: outside -> guest established", p_est, "accept", accepted)
@@ -411,12 +430,16 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
         port = f.host_ports[0]
         iif = f.in_dev or uplink
         p = pkt(fwd, fam, iif, br, outside, host, f.proto, port, local=True)
-        yield _Row(
-            f"{tag}: outside -> host port",
-            p,
-            "accept, dnat",
-            dnatted(target, to_ports, Hook.PREROUTING, False),
-        )
+        # inbound filters see the translated connection (guest address and port)
+        if _inbound_verdict(net, fam, outside, target, f.proto, f.target_ports[0]) is False:
+            yield _inbound_row(f"{tag}: outside -> host port", p, False)
+        else:
+            yield _Row(
+                f"{tag}: outside -> host port",
+                p,
+                "accept, dnat",
+                dnatted(target, to_ports, Hook.PREROUTING, False),
+            )
         home = next(s for s in subnets[fam] if ipaddress.ip_address(f.target) in s.network)
         client = _guests(home, avoid=target)[0]
         p = pkt(fwd, fam, br, br, client, host, f.proto, port, local=True)
@@ -432,7 +455,10 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
                 dnatted(target, to_ports, Hook.PREROUTING, True),
             )
         p = pkt(fwd, fam, uplink, br, outside, target, f.proto, f.target_ports[0])
-        if net.mode == "nat" or net.stateful_inbound:
+        filtered = _inbound_verdict(net, fam, outside, target, f.proto, f.target_ports[0])
+        if filtered is not None:
+            yield _inbound_row(f"{tag}: outside -> target port, untranslated", p, filtered)
+        elif net.mode == "nat" or net.stateful_inbound:
             yield _Row(f"{tag}: outside -> target port, untranslated", p, "drop or reject", blocked)
         if f.in_dev is None:
             p = pkt(out, fam, None, br, host, host, f.proto, port, local=True)
@@ -488,6 +514,74 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
                 yield _Row(f"{tag}: from {iface.network}", p, "accept", accepted)
             else:
                 yield _Row(f"{tag}: from {iface.network}", p, "drop or reject", blocked)
+
+    for i, rule in enumerate(net.inbound_filters):
+        yield from _inbound_rows(net, i, rule, subnets, all_subnets, uplink, pkt)
+
+
+def _inbound_rows(net, i, rule, subnets, all_subnets, uplink, pkt) -> Iterable[_Row]:
+    """A packet from inside the rule's source prefix to a guest it covers, new and as a reply
+    (the filters are stateless), expected as the first matching inbound filter says."""
+    fam = _family_of(rule.source)
+    source = ipaddress.ip_network(rule.source)
+    if source.prefixlen == 0:
+        src = _outside(fam, all_subnets)
+    else:
+        src = int(source.network_address) + (1 if source.num_addresses > 2 else 0)
+    proto = rule.proto if rule.proto is not None else 6
+    dport = rule.ports[0] if rule.ports else 22
+    word = "allow" if rule.allow else "deny"
+    tag = f"{fam.value} inbound filter {i + 1} ({word} from {rule.source})"
+    for iface in subnets[fam]:
+        dst = _guest_in(iface, rule.guests)
+        if dst is None:
+            continue
+        verdict = _inbound_verdict(net, fam, src, dst, proto, dport)
+        p = pkt(Path.FORWARD, fam, uplink, net.bridge, src, dst, proto, dport)
+        yield _inbound_row(f"{tag}: to {iface.network}", p, verdict)
+        p = pkt(Path.FORWARD, fam, uplink, net.bridge, src, dst, proto, dport, ct="established")
+        yield _inbound_row(f"{tag}: to {iface.network}, established", p, verdict)
+
+
+def _guest_in(iface, guests: str | None) -> int | None:
+    """A guest of `iface`'s subnet inside `guests` (None: the usual guest), not the gateway."""
+    if guests is None:
+        return _guests(iface)[0]
+    prefix = ipaddress.ip_network(guests)
+    if prefix.version != iface.network.version or not prefix.subnet_of(iface.network):
+        return None
+    first = _guests(iface)[0]
+    if ipaddress.ip_address(first) in prefix:
+        return first
+    lo, hi = int(prefix.network_address), int(prefix.broadcast_address)
+    return next((a for a in range(lo + 1, hi + 1) if a != int(iface.ip)), lo)
+
+
+def _inbound_verdict(
+    net: SpecNetwork, fam: Family, src: int, dst: int, proto: int, dport: int
+) -> bool | None:
+    """The first matching inbound filter's verdict (True: accept), None if none matches."""
+    for rule in net.inbound_filters:
+        if _family_of(rule.source) is not fam:
+            continue
+        source = ipaddress.ip_network(rule.source)
+        if not int(source.network_address) <= src <= int(source.broadcast_address):
+            continue
+        if rule.guests is not None:
+            guests = ipaddress.ip_network(rule.guests)
+            if not int(guests.network_address) <= dst <= int(guests.broadcast_address):
+                continue
+        if rule.proto is not None and rule.proto != proto:
+            continue
+        if rule.ports is None or rule.ports[0] <= dport <= rule.ports[1]:
+            return rule.allow
+    return None
+
+
+def _inbound_row(check: str, packet: Packet, allow: bool | None) -> _Row:
+    if allow:
+        return _Row(check, packet, "accept (inbound filter)", accepted)
+    return _Row(check, packet, "drop or reject (inbound filter)", blocked)
 
 
 def _filter_matches(rule: SpecFilter, fam: Family, dst: int, proto: int, dport: int) -> bool:

@@ -207,7 +207,7 @@ def spec_from_networks(networks) -> list[SpecNetwork]:
 def _policy_spec(net) -> dict:
     """The statements beyond libvirt (issue 8) as parity's SpecNetwork fields."""
     from netc.ir.model import FilterAction
-    from netc.parity.spec import SpecFilter, SpecForward, SpecService
+    from netc.parity.spec import SpecFilter, SpecForward, SpecInboundFilter, SpecService
 
     protos = {"tcp": 6, "udp": 17}
     forwards = tuple(
@@ -240,9 +240,20 @@ def _policy_spec(net) -> dict:
         )
         for f in net.filters
     )
+    inbound = tuple(
+        SpecInboundFilter(
+            f.action is FilterAction.ALLOW,
+            str(f.source),
+            None if f.guests is None else str(f.guests),
+            None if f.proto is None else protos[f.proto.value],
+            None if f.ports is None else (f.ports.first, f.ports.last),
+        )
+        for f in net.inbound_filters
+    )
     return {
         "port_forwards": forwards,
         "services": services,
         "filters": filters,
         "isolate_guests": net.isolate_guests,
+        "inbound_filters": inbound,
     }
