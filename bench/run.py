@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -326,6 +326,18 @@ def startup_figures(work: Path, runs: int) -> dict:
     return results
 
 
+def write_bytecode(work: Path) -> None:
+    """Bring netc's .pyc files up to date: one compile with bytecode writing on."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    drop_bytecode(ROOT)
+    source = work / "n1.net"
+    source.write_text(networks(1), encoding="utf-8")
+    for target in TARGETS:
+        subprocess.run([*netc_cli(), "compile", "-t", target, str(source)], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+
+
 def drop_bytecode(root: Path) -> None:
     """Remove the `__pycache__` folders of a source tree (an editable install's .pyc files)."""
     for cache in sorted(root.rglob("__pycache__"), reverse=True):
@@ -369,56 +381,63 @@ def _shell_join(argv: list[str]) -> str:
 # -- peers ------------------------------------------------------------------------------------
 
 
-def netc_ruleset_figures(work: Path, counts: list[int], reps: int) -> dict:
-    """netc compiling the peers' ruleset (N forward accepts as `allow to`), per target."""
-    results = {}
-    for n in counts:
-        path = work / f"peers{n}.net"
-        path.write_text(netc_input(n), encoding="utf-8")
-        entry: dict = {"cli_s": {}, "rules": {}}
-        for target in ("iptables", "nft"):
-            argv = [*netc_cli(), "compile", "-t", target, str(path)]
-            entry["cli_s"][target] = median_of(reps, argv)
-            text = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-            entry["rules"][target] = count_rules(text, target)
-        results[n] = entry
-        log(f"netc, peers' ruleset of {n} rules: {entry}")
-    return results
-
-
 def count_rules(text: str, target: str) -> int:
     if target == "nft":
         return sum(1 for line in text.splitlines() if line.startswith("\t\t"))
     return sum(1 for line in text.splitlines() if line.startswith(("-A ", "-I ")))
 
 
+def interleaved(commands: dict[str, list[str]], reps: int) -> dict[str, float]:
+    """Median time of each command, the commands run in turn within every round, so that a
+    change in the machine's load between rounds weighs on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(reps):
+        for name, argv in commands.items():
+            times[name].append(timed(argv))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def peer_figures(work: Path, counts: list[int], reps: int, aclgen: str | None) -> dict:
-    results: dict = {
-        "ferm": {},
-        "aerleon": {},
-        "netc_ruleset": netc_ruleset_figures(work, counts, reps),
-    }
+    """ferm, Aerleon and netc on the same ruleset, timed in turn (`interleaved`)."""
+    results: dict = {"ferm": {}, "aerleon": {}, "netc_ruleset": {}}
     ferm = shutil.which("ferm")
     reason = kernel_reason()
     if ferm is None:
         results["ferm"] = {"skipped": "ferm is not installed (apt-get install ferm)"}
     elif reason:
         results["ferm"] = {"skipped": f"ferm only runs here inside a scratch namespace: {reason}"}
-    else:
-        with scratch_namespace() as ns:
-            for n in counts:
-                path = work / f"ferm{n}.ferm"
-                path.write_text(ferm_input(n))
-                argv = in_ns(ns, [ferm, "--remote", "--noexec", "--lines", "--fast", str(path)])
-                results["ferm"][n] = median_of(reps, argv)
-                log(f"ferm {n} rules: {results['ferm'][n]:.3f}s")
     if aclgen is None:
         results["aerleon"] = {"skipped": "aerleon is not installed (pip install aerleon)"}
-    else:
+    with scratch_namespace() if not results["ferm"] else nullcontext() as ns:
         for n in counts:
-            argvs = write_aerleon(str(work / f"aerleon{n}"), n)
-            results["aerleon"][n] = {g: median_of(reps, [aclgen, *a]) for g, a in argvs.items()}
-            log(f"aerleon {n} rules: {results['aerleon'][n]}")
+            commands: dict[str, list[str]] = {}
+            path = work / f"peers{n}.net"
+            path.write_text(netc_input(n), encoding="utf-8")
+            rules = {}
+            for target in ("iptables", "nft"):
+                argv = [*netc_cli(), "compile", "-t", target, str(path)]
+                commands[f"netc {target}"] = argv
+                text = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+                rules[target] = count_rules(text, target)
+            if ns is not None:
+                ferm_path = work / f"ferm{n}.ferm"
+                ferm_path.write_text(ferm_input(n))
+                commands["ferm"] = in_ns(
+                    ns, [ferm, "--remote", "--noexec", "--lines", "--fast", str(ferm_path)]
+                )
+            if aclgen is not None:
+                for generator, args in write_aerleon(str(work / f"aerleon{n}"), n).items():
+                    commands[f"aerleon {generator}"] = [aclgen, *args]
+            times = interleaved(commands, reps)
+            results["netc_ruleset"][n] = {
+                "cli_s": {t: times[f"netc {t}"] for t in ("iptables", "nft")},
+                "rules": rules,
+            }
+            if ns is not None:
+                results["ferm"][n] = times["ferm"]
+            if aclgen is not None:
+                results["aerleon"][n] = {g: times[f"aerleon {g}"] for g in ("speedway", "nftables")}
+            log(f"peers, {n} rules: " + ", ".join(f"{k} {v:.3f}s" for k, v in times.items()))
     return results
 
 
@@ -466,7 +485,8 @@ def write_report(out: Path, data: dict) -> None:
         "## Compile time against network count",
         "",
         "Dual-stack networks from `bench/generate.py` (half NAT, half routed). *CLI* is the time",
-        "of `netc compile -t TARGET FILE` in a fresh process (start-up included); *front* is",
+        "of `netc compile -t TARGET FILE` in a fresh process (start-up included, netc's .pyc "
+        "files up to date, as installed); *front* is",
         "read + parse + build + check + lower inside one process, *emit* the target's printer.",
         "",
         "| networks | nft rules | iptables rules | ip6tables rules | CLI nft | CLI iptables | "
@@ -605,6 +625,9 @@ def peer_tables(data: dict) -> list[str]:
         "Every tool gets the same ruleset: N IPv4 forward accepts, each from the guests' "
         "10.0.0.0/16 to its own /32 (`bench/peers.py`); netc writes it as one routed network "
         "with N `allow to` statements, and its output adds the network's own few rules (counted). "
+        f"Every command ran {data.get('peer_reps', data['reps'])} times, all of them in turn "
+        "within each round (so a change in the machine's load weighs on all alike), and the "
+        "figure is the median. "
         "Times are whole processes, start-up included; a ratio is the peer's time per rule over "
         "netc's, so above 1 means netc is faster per rule. *Per extra rule* is the growth "
         "between the two sizes, (t(N₂) − t(N₁)) ÷ (N₂ − N₁), which leaves start-up out.",
@@ -675,6 +698,7 @@ def peer_tables(data: dict) -> list[str]:
 
 
 IMPORT_LARK = "python -c 'import lark'"
+PEER_REPS = 7  # the ratio to ferm is close to 1 on this machine: more runs, taken in turn
 CLOCK_WORDS = {
     "cpu": "CPU time (user + system, of the process and its children): the machine was shared, "
     "so wall time would measure the neighbours",
@@ -809,6 +833,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         for n in sizes:
             (work / f"n{n}.net").write_text(networks(n), encoding="utf-8")
+        # Every CLI figure (compile, peers) runs with netc's .pyc files up to date, as an
+        # installed netc has them; the start-up table measures both states itself.
+        write_bytecode(work)
         data["compile"] = compile_figures(work, sizes, reps)
         data["load"] = load_figures(
             work, sizes, reps, full_limit=10 if quick else 100, sample=100 if quick else 200
@@ -825,7 +852,8 @@ def main(argv: list[str] | None = None) -> int:
         peer_sizes = [n for n in sizes if 100 <= n <= 1000] or sizes[-1:]
         counts = sorted({data["compile"][n]["rules"]["iptables"] for n in peer_sizes})
         data["peer_counts"] = counts
-        data["peers"] = peer_figures(work, counts, reps, args.aerleon)
+        data["peer_reps"] = max(reps, PEER_REPS)
+        data["peers"] = peer_figures(work, counts, data["peer_reps"], args.aerleon)
         data["peers"]["netc"] = {}
         for n in sizes:
             c = data["compile"][n]
