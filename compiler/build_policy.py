@@ -240,14 +240,8 @@ def guest_filter(
     b: _Builder, stmt: Tree, name: str, forward: Forward, subnets: Sequence[Subnet]
 ) -> GuestFilter:
     action_node, *rest = stmt.children
-    word = str(action_node.children[0])
-    action = _FILTER_ACTIONS.get(word) or FilterAction(word)  # a dict is cheaper than the enum
-    proto = ports = None
-    if len(rest) == 2:
-        proto_node = rest[0]
-        proto = _proto(proto_node.children[0])
-        if len(proto_node.children) > 1:
-            ports = _ports(b, proto_node.children[1])
+    action = _filter_action(action_node)
+    proto, ports = _proto_ports(b, rest[0]) if len(rest) == 2 else (None, None)
     token = rest[-1]
     if forward.mode not in (Mode.NAT, Mode.ROUTE):
         b.fail(
@@ -263,6 +257,17 @@ def guest_filter(
             f"network '{name}' has no {family.value} subnet, so no guest traffic matches {destination}",
         )
     return GuestFilter(action, destination, proto, ports, b.span(stmt))
+
+
+def _filter_action(node: Tree) -> FilterAction:
+    word = str(node.children[0])
+    return _FILTER_ACTIONS.get(word) or FilterAction(word)  # a dict is cheaper than the enum
+
+
+def _proto_ports(b: _Builder, node: Tree) -> tuple[Any, Any]:
+    """A `filter_proto` node: the protocol, and the port range or None."""
+    ports = _ports(b, node.children[1]) if len(node.children) > 1 else None
+    return _proto(node.children[0]), ports
 
 
 def _prefix(b: _Builder, token: Token) -> Any:
@@ -291,14 +296,11 @@ def inbound_filter(
     `expose` is how a guest's port is opened there).
     """
     action_node, token, *rest = stmt.children
-    word = str(action_node.children[0])
-    action = _FILTER_ACTIONS.get(word) or FilterAction(word)
+    action = _filter_action(action_node)
     proto = ports = guests_node = None
     for node in rest:
         if node.data == "filter_proto":
-            proto = _proto(node.children[0])
-            if len(node.children) > 1:
-                ports = _ports(b, node.children[1])
+            proto, ports = _proto_ports(b, node)
         else:
             guests_node = node.children[0]
     if forward.mode not in (Mode.NAT, Mode.ROUTE):

@@ -10,7 +10,9 @@ with the whole-path method ("paths") and the full product.
 from __future__ import annotations
 
 import re
+import sys
 from ipaddress import IPv4Address, IPv6Address, ip_network
+from pathlib import Path as FilePath
 
 import pytest
 from helpers import golden_cases, golden_pair, golden_text, ipt_side, mutate, nft
@@ -21,20 +23,11 @@ from netc.parity.classes import build_domain
 from netc.parity.hookwise import check_domain
 from netc.parity.symbolic import SymbolicEngine
 
+# N dual-stack networks, every fifth routed or isolated: the verifier benchmark's generator
+sys.path.insert(0, str(FilePath(__file__).resolve().parents[2] / "bench"))
+from verify_bench import many_networks  # noqa: E402
+
 N = 12  # networks in the generated host; the last one is n11 on virbr11, 10.0.11.0/24
-
-
-def many_networks(n: int) -> str:
-    """N dual-stack networks, every fifth routed or isolated (as bench/verify_bench.py)."""
-    out = []
-    for i in range(n):
-        mode = "nat" if i % 5 else ("route" if i % 10 else "isolated")
-        out.append(
-            f"network n{i} {{\n  bridge virbr{i}\n  forward {mode}\n"
-            f"  ip 10.0.{i}.1/24 {{ dhcp 10.0.{i}.10 - 10.0.{i}.200 }}\n"
-            f"  ip 2001:db8:{i:x}::1/64\n}}\n"
-        )
-    return "".join(out)
 
 
 def texts(n: int) -> dict[str, str]:
