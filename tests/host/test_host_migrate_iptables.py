@@ -15,6 +15,7 @@ import re
 import pytest
 
 import netc.host.libvirt_chains as libvirt_chains
+import leftover_packets
 from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot, write
 from kernel_support import nsrun
 
@@ -354,51 +355,24 @@ def test_removal_failing_is_reported_and_retried(netc, flavour, monkeypatch):
 
 # -- packets: what libvirt's leftover iptables rules would do to netc's guests ----------------
 
-topology_mod = pytest.importorskip("kernel.topology", reason="needs tests/kernel/topology.py")
-probing = pytest.importorskip("kernel.probing", reason="needs tests/kernel/probing.py")
-
-ROUTED = """network routed {
-    bridge virbr0
-    forward route
-    ip 192.168.122.1/24
-}
-"""
-
 
 @pytest.fixture
 def topo():
-    from kernel_support import require_kernel
-
-    require_kernel()
-    with topology_mod.topology(topology_mod.Shape(), tag="lvipt") as built:
+    with leftover_packets.topology("lvipt") as built:
         yield built
 
 
 def test_packets_follow_netc_not_libvirt_after_migrate(
     topo, flavour, isolated_config, capsys, tmp_path
 ):
-    """libvirt NAT'd virbr0; netc routes it. With libvirt's rules left, its `-o virbr0 -j
-    REJECT` would still block inbound and its MASQUERADE would still rewrite the guests' source."""
-    from netc.cli import main
-
-    host = topo.ns("host")
-    libvirt_base(host, flavour)
-    libvirt_network(host, flavour)
-    wan, guest = topo.addr("wan"), topo.addr("guest")
-    specs = {"guest": [f"tcp/{wan}/8080"], "wan": [f"tcp/{guest}/22"]}
-    with probing.servers(topo, {"wan": ["tcp/8080"], "guest": ["tcp/22"]}) as srv:
-        under_libvirt = srv.probe(specs)
-    assert under_libvirt[("guest", f"tcp/{wan}/8080")].peer == "203.0.113.1"  # masqueraded
-    assert under_libvirt[("wan", f"tcp/{guest}/22")].blocked  # libvirt rejects inbound
-
-    path = write(tmp_path / "routed.net", ROUTED)
-    assert main(["migrate", "--to", "nftables", path, "--netns", host]) == 0, capsys.readouterr()
-    assert libvirt_lines(host, flavour) == []
-    with probing.servers(topo, {"wan": ["tcp/8080"], "guest": ["tcp/22"]}) as srv:
-        under_netc = srv.probe(specs)
-    out = under_netc[("guest", f"tcp/{wan}/8080")]
-    assert out.ok and out.peer == guest, str(out)  # routed: the guest's own address
-    assert under_netc[("wan", f"tcp/{guest}/22")].ok  # routed, stateless inbound (as libvirt)
+    """libvirt NAT'd virbr0, netc routes it: libvirt's leftovers must not act after migrate."""
+    leftover_packets.assert_packets_follow_netc(
+        topo,
+        lambda ns: (libvirt_base(ns, flavour), libvirt_network(ns, flavour)),
+        lambda ns: libvirt_lines(ns, flavour) == [],
+        capsys,
+        tmp_path,
+    )
 
 
 def test_ipv6_removal_failing_after_ipv4_says_so_and_retry_finishes(netc, flavour, monkeypatch):

@@ -16,6 +16,7 @@ import os
 import pytest
 
 import netc.host.libvirt_nft as libvirt_nft
+import leftover_packets
 from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot, write
 from kernel_support import nsrun
 
@@ -298,46 +299,19 @@ def test_removal_failing_after_the_check_is_reported_and_retried(netc, corpus, m
 
 # -- packets: what libvirt's leftovers would do to netc's guests ------------------------------
 
-topology_mod = pytest.importorskip("kernel.topology", reason="needs tests/kernel/topology.py")
-probing = pytest.importorskip("kernel.probing", reason="needs tests/kernel/probing.py")
-
-ROUTED = """network routed {
-    bridge virbr0
-    forward route
-    ip 192.168.122.1/24
-}
-"""
-
 
 @pytest.fixture
 def topo():
-    from kernel_support import require_kernel
-
-    require_kernel()
-    with topology_mod.topology(topology_mod.Shape(), tag="lvnft") as built:
+    with leftover_packets.topology("lvnft") as built:
         yield built
 
 
 def test_packets_follow_netc_not_libvirt_after_migrate(topo, isolated_config, capsys, tmp_path):
-    """libvirt NAT'd virbr0; netc routes it. With libvirt's rules left, its `oif virbr0 reject`
-    would still block inbound and its masquerade would still rewrite the guests' source."""
-    from netc.cli import main
-
-    host = topo.ns("host")
-    libvirt_base(host)
-    libvirt_network(host)
-    wan, guest = topo.addr("wan"), topo.addr("guest")
-    specs = {"guest": [f"tcp/{wan}/8080"], "wan": [f"tcp/{guest}/22"]}
-    with probing.servers(topo, {"wan": ["tcp/8080"], "guest": ["tcp/22"]}) as srv:
-        under_libvirt = srv.probe(specs)
-    assert under_libvirt[("guest", f"tcp/{wan}/8080")].peer == "203.0.113.1"  # masqueraded
-    assert under_libvirt[("wan", f"tcp/{guest}/22")].blocked  # libvirt rejects inbound
-
-    path = write(tmp_path / "routed.net", ROUTED)
-    assert main(["migrate", "--to", "nftables", path, "--netns", host]) == 0, capsys.readouterr()
-    assert "libvirt_network" not in tables(host)
-    with probing.servers(topo, {"wan": ["tcp/8080"], "guest": ["tcp/22"]}) as srv:
-        under_netc = srv.probe(specs)
-    out = under_netc[("guest", f"tcp/{wan}/8080")]
-    assert out.ok and out.peer == guest, str(out)  # routed: the guest's own address
-    assert under_netc[("wan", f"tcp/{guest}/22")].ok  # routed, stateless inbound (as libvirt)
+    """libvirt NAT'd virbr0, netc routes it: libvirt's leftovers must not act after migrate."""
+    leftover_packets.assert_packets_follow_netc(
+        topo,
+        lambda ns: (libvirt_base(ns), libvirt_network(ns)),
+        lambda ns: "libvirt_network" not in tables(ns),
+        capsys,
+        tmp_path,
+    )
