@@ -250,7 +250,12 @@ def _rows(net, family, gw, guest, guest2, outside, uplink, where) -> Iterable[_R
     # guest -> outside
     for proto, name in ((6, "tcp"), (17, "udp"), (icmp, "icmp")):
         p = pkt(fwd, br, uplink, guest, outside, proto)
-        if masq:
+        first = next(
+            (r for r in net.filters if _filter_matches(r, family, outside, proto, 443)), None
+        )
+        if first is not None and not first.allow:  # a `deny to` covering the outside host
+            yield _Row(f"{tag}: guest -> outside {name}", p, "drop or reject (filter)", blocked)
+        elif masq:
             ports = net.nat_ports if proto in (6, 17) else None
             want = "accept, masquerade" + (f" to ports {ports[0]}-{ports[1]}" if ports else "")
             yield _Row(f"{tag}: guest -> outside {name}", p, want, masqueraded(ports))

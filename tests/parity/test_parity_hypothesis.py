@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 
 from helpers import golden_pair
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, example, find, given, settings
 from hypothesis import strategies as st
 
 from netc.parity import Family, Packet, Path, evaluate, parse_iptables, parse_nft, verify
@@ -103,6 +103,26 @@ def test_hypothesis_finds_and_shrinks_a_mutant_counterexample():
 # -- generated networks ------------------------------------------------------------------------
 
 
+_OUTSIDE = {4: ["198.51.100.0/24", "203.0.113.0/25", "192.0.2.7"], 6: ["2001:db8:ffff::/48"]}
+
+
+@st.composite
+def _filter(draw, v6: bool) -> str:
+    """An outbound (`... to PREFIX`) or inbound (`... from PREFIX`) filter line; some are
+    refused by the compiler (e.g. `allow from` towards masqueraded guests), which is fine."""
+    action = draw(st.sampled_from(["allow", "deny"]))
+    prefix = draw(st.sampled_from(_OUTSIDE[4] + (_OUTSIDE[6] if v6 else [])))
+    proto = ""
+    if draw(st.booleans()):
+        proto = " " + draw(st.sampled_from(["tcp", "udp"]))
+        if draw(st.booleans()):
+            first = draw(st.integers(1, 60000))
+            proto += f" {first}" + (f" - {first + 10}" if draw(st.booleans()) else "")
+    if draw(st.booleans()):
+        return f"    {action}{proto} to {prefix}"
+    return f"    {action} from {prefix}{proto}"
+
+
 @st.composite
 def networks(draw):
     n = draw(st.integers(1, 3))
@@ -132,6 +152,8 @@ def networks(draw):
             lines.append(f"    ip 2001:db8:{i}:{third:x}::1/64")
         if draw(st.booleans()):
             lines.append("    dns off")
+        if mode in ("nat", "route"):
+            lines += draw(st.lists(_filter(v6), max_size=3))
         lines.append("}")
         nets.append("\n".join(lines))
     return "\n".join(nets) + "\n"
@@ -139,6 +161,10 @@ def networks(draw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks())
+@example(  # found by this test: the spec's outside host sat inside a `deny to` prefix
+    "network n0 {\n    bridge virbr10\n    forward nat\n"
+    "    ip 10.0.0.1/24 { dhcp 10.0.0.10 - 10.0.0.99 }\n    deny to 198.51.100.0/24\n}\n"
+)
 def test_every_compilable_network_passes_verify_and_spec(source):
     from netc.commands.verify import spec_from_networks
     from netc.compiler.api import compile_sources, emit
