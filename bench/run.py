@@ -614,12 +614,44 @@ def write_report(out: Path, data: dict) -> None:
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def per_rule_ratio(theirs: float, n: int, mine: float, my_rules: int) -> float:
+    """A peer's time per rule over netc's: above 1, netc is faster per rule."""
+    return (theirs / n) / (mine / my_rules)
+
+
 def peer_tables(data: dict) -> list[str]:
     peers, counts = data["peers"], data["peer_counts"]
     ferm, aerleon, ours = peers["ferm"], peers["aerleon"], peers["netc_ruleset"]
 
-    def ratio(theirs: float, n: int, mine: float, my_rules: int) -> str:
-        return f"{(theirs / n) / (mine / my_rules):.2f}"
+    def row(label: str, n: int, theirs: dict, mine: dict, show) -> str:
+        """One line of the table: `theirs` maps ferm/speedway/nftables to a time (None: not
+        measured) for `n` rules, `mine` maps iptables/nft to netc's (time, rules)."""
+
+        def peer(name: str) -> str:
+            return "–" if theirs[name] is None else show(theirs[name], n)
+
+        def versus(name: str, target: str) -> str:
+            if theirs[name] is None:
+                return "–"
+            return f"{per_rule_ratio(theirs[name], n, *mine[target]):.2f}"
+
+        cells = [label, peer("ferm"), show(*mine["iptables"], True), versus("ferm", "iptables")]
+        cells += [peer("speedway"), versus("speedway", "iptables"), peer("nftables")]
+        cells += [show(*mine["nft"], True), versus("nftables", "nft")]
+        return "| " + " | ".join(cells) + " |"
+
+    def measured(n: str) -> tuple[dict, dict]:
+        theirs = {"ferm": None if "skipped" in ferm else ferm[n]}
+        for generator in ("speedway", "nftables"):
+            theirs[generator] = None if "skipped" in aerleon else aerleon[n][generator]
+        mine = {t: (ours[n]["cli_s"][t], ours[n]["rules"][t]) for t in ("iptables", "nft")}
+        return theirs, mine
+
+    def total(seconds: float, rules: int, netc: bool = False) -> str:
+        return ms(seconds) + (f" ({rules:,} rules)" if netc else "")
+
+    def per_rule(seconds: float, rules: int, netc: bool = False) -> str:
+        return f"{seconds / rules * 1e6:.1f} µs"
 
     lines = [
         "Every tool gets the same ruleset: N IPv4 forward accepts, each from the guests' "
@@ -637,50 +669,15 @@ def peer_tables(data: dict) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in counts:
-        mine = ours[str(n)]
-        ipt, nft = mine["cli_s"]["iptables"], mine["cli_s"]["nft"]
-        ipt_rules, nft_rules = mine["rules"]["iptables"], mine["rules"]["nft"]
-        row = [f"{n:,}"]
-        row += ["–"] if "skipped" in ferm else [ms(ferm[str(n)])]
-        row.append(f"{ms(ipt)} ({ipt_rules:,} rules)")
-        row += ["–"] if "skipped" in ferm else [ratio(ferm[str(n)], n, ipt, ipt_rules)]
-        if "skipped" in aerleon:
-            row += ["–", "–", "–", f"{ms(nft)} ({nft_rules:,} rules)", "–"]
-        else:
-            sp, nf = aerleon[str(n)]["speedway"], aerleon[str(n)]["nftables"]
-            row += [ms(sp), ratio(sp, n, ipt, ipt_rules), ms(nf)]
-            row += [f"{ms(nft)} ({nft_rules:,} rules)", ratio(nf, n, nft, nft_rules)]
-        lines.append("| " + " | ".join(row) + " |")
-    if len(counts) >= 2:
-        lo, hi = str(counts[0]), str(counts[-1])
-
-        def slope(t: dict, rules: tuple[int, int]) -> float:
-            return (t[hi] - t[lo]) / (rules[1] - rules[0])
-
-        def rules_of(target: str) -> tuple[int, int]:
-            return ours[lo]["rules"][target], ours[hi]["rules"][target]
-
-        mine_ipt = slope({k: ours[k]["cli_s"]["iptables"] for k in (lo, hi)}, rules_of("iptables"))
-        mine_nft = slope({k: ours[k]["cli_s"]["nft"] for k in (lo, hi)}, rules_of("nft"))
-        n_pair = (int(lo), int(hi))
-        row = ["per extra rule"]
-        if "skipped" in ferm:
-            row += ["–", f"{mine_ipt * 1e6:.1f} µs", "–"]
-        else:
-            theirs = slope(ferm, n_pair)
-            row += [
-                f"{theirs * 1e6:.1f} µs",
-                f"{mine_ipt * 1e6:.1f} µs",
-                f"{theirs / mine_ipt:.2f}",
-            ]
-        if "skipped" in aerleon:
-            row += ["–", "–", "–", f"{mine_nft * 1e6:.1f} µs", "–"]
-        else:
-            sp = slope({k: aerleon[k]["speedway"] for k in (lo, hi)}, n_pair)
-            nf = slope({k: aerleon[k]["nftables"] for k in (lo, hi)}, n_pair)
-            row += [f"{sp * 1e6:.1f} µs", f"{sp / mine_ipt:.2f}", f"{nf * 1e6:.1f} µs"]
-            row += [f"{mine_nft * 1e6:.1f} µs", f"{nf / mine_nft:.2f}"]
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(row(f"{n:,}", n, *measured(str(n)), total))
+    if len(counts) >= 2:  # the growth between the smallest and the largest size
+        lo_theirs, lo_mine = measured(str(counts[0]))
+        hi_theirs, hi_mine = measured(str(counts[-1]))
+        theirs = {
+            k: None if hi_theirs[k] is None else hi_theirs[k] - lo_theirs[k] for k in hi_theirs
+        }
+        mine = {t: (hi_mine[t][0] - lo_mine[t][0], hi_mine[t][1] - lo_mine[t][1]) for t in hi_mine}
+        lines.append(row("per extra rule", counts[-1] - counts[0], theirs, mine, per_rule))
     lines += [
         "",
         "The same rule counts from netc's generated networks (about 11.5 iptables rules per "
@@ -692,7 +689,7 @@ def peer_tables(data: dict) -> list[str]:
     for n in counts:
         nets = peers["netc"][str(n)]
         t, rules = nets["cli_s"]["iptables"], nets["rules"]["iptables"]
-        theirs = "–" if "skipped" in ferm else ratio(ferm[str(n)], n, t, rules)
+        theirs = "–" if "skipped" in ferm else f"{per_rule_ratio(ferm[str(n)], n, t, rules):.2f}"
         lines.append(f"| {n:,} | {nets['networks']:,} | {ms(t)} ({rules:,} rules) | {theirs} |")
     return lines
 
@@ -733,8 +730,8 @@ def goals(data: dict) -> list[tuple[str, str, bool]]:
     if "skipped" not in peers["ferm"] and data["peer_counts"]:
         n = max(data["peer_counts"])
         ours = peers["netc_ruleset"][str(n)]
-        ratio = (peers["ferm"][str(n)] / n) / (
-            ours["cli_s"]["iptables"] / ours["rules"]["iptables"]
+        ratio = per_rule_ratio(
+            peers["ferm"][str(n)], n, ours["cli_s"]["iptables"], ours["rules"]["iptables"]
         )
         out.append(
             (
