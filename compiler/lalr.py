@@ -206,7 +206,8 @@ def tokens(text: str, skip: Callable[[str, int], int] | None = None) -> Iterator
             yield fault
             kind, end = None, min(end, size)
         if kind is not None and kind not in IGNORE:
-            # a token the combined match did not reach: it is followed by something unreadable
+            # not expected: the combined match fails only before trailing ignored text or an
+            # unreadable character; kept so that the fallback is a complete lexer by itself
             value = found.group()
             words = retype(kind)
             if words is not None:
@@ -246,8 +247,11 @@ def _meta(children: list) -> Meta:
     return meta
 
 
-def _reducer(origin: str, name: str, size: int, keep: list | None, expand1: bool):
-    """A function building rule's node from its children (Lark's tree builder for that rule)."""
+def _reducer(name: str, keep: list | None, expand1: bool):
+    """A function building a rule's node from its children (Lark's tree builder for that rule).
+
+    Without `Parser.in_place`, a repetition `x*` is rebuilt at each item (the splice copies the
+    list so far): only the recovering parser, which copies its stacks, runs that way."""
     if keep is None and not expand1:
         return lambda children: Tree(name, children, _meta(children))
     if keep is None:
@@ -275,7 +279,7 @@ def _grows(keep: list | None) -> bool:
 
 
 _REDUCERS = [
-    (origin, size, _reducer(origin, name, size, keep, expand1), _grows(keep) and not expand1)
+    (origin, size, _reducer(name, keep, expand1), _grows(keep) and not expand1)
     for origin, name, size, keep, expand1 in RULES
 ]
 
@@ -283,7 +287,7 @@ _REDUCERS = [
 class Parser:
     """The LALR parser's stacks: feed tokens one by one; cheap to copy for trying tokens out.
 
-    `in_place` (see `_reduce`) is for a parser that is never copied: `parse` uses it; copies
+    `in_place` (see `feed`) is for a parser that is never copied: `parse` uses it; copies
     never do."""
 
     __slots__ = ("states", "values", "in_place")
