@@ -1,4 +1,4 @@
-"""netc's scale and speed benchmark (issue #7): one command, figures into bench/RESULTS.md.
+"""netc's scale and speed benchmark: one command, figures into bench/RESULTS.md.
 
     python bench/run.py            # full: 1 … 10,000 networks, 5 runs each (about 10 minutes)
     python bench/run.py --quick    # 1 … 1,000 networks, 3 runs, no 100-network rule-by-rule run

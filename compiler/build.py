@@ -556,7 +556,7 @@ class Builder:
                         f"the first is on line {serving[0].span.line}",
                     )
 
-    # -- beyond libvirt (issue 8): expose, services, allow/deny, isolate guests ----------------
+    # -- statements libvirt lacks: expose, services, allow/deny, isolate guests -------------
 
     def policy(
         self, stmts: list[Tree], name: str, forward: Forward, subnets: list[Subnet]

@@ -21,7 +21,7 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.intents import (  # beyond libvirt (issue 8)
+from netc.ir.intents import (  # port forwards, host services, guest filters
     Dnat,
     ForwardAllowDnat,
     ForwardCrossEstablished,
@@ -221,7 +221,7 @@ def _rule(intent: Intent, text: Texts) -> str:
     return _policy_rule(intent, text)
 
 
-# -- beyond libvirt (issue 8) -----------------------------------------------------------------
+# -- port forwards, host services, guest filters and isolation (not in libvirt) --------------------
 
 _LOOPBACK = {Family.IPV4: "127.0.0.0/8", Family.IPV6: "::1"}
 

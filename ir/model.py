@@ -217,7 +217,7 @@ class Network:
     dns: bool
     ipv6_guests: bool  # libvirt's <network ipv6='yes'>: IPv6 between guests without a subnet
     span: Span
-    # Beyond libvirt (issue 8); defaults keep positional construction above working.
+    # Port forwards, services, filters, isolation (not in libvirt); defaults keep positional construction above working.
     port_forwards: tuple[PortForward, ...] = ()
     services: HostServices | None = None  # None: the host is not closed to guests (libvirt)
     filters: tuple[GuestFilter, ...] = ()  # first match wins, in the order written

@@ -42,7 +42,8 @@ class SpecNetwork:
     dns: bool = True
     tftp: bool = False
     stateful_inbound: bool = False
-    # Beyond libvirt (issue 8); the defaults describe a network without these statements.
+    # Port forwards, services and filters (not in libvirt); the defaults describe a network
+    # without these statements.
     port_forwards: tuple["SpecForward", ...] = ()
     services: tuple["SpecService", ...] | None = None  # None: the host is not closed to guests
     filters: tuple["SpecFilter", ...] = ()  # first match wins, in order
@@ -365,7 +366,7 @@ def _nd_rows(pkt, tag: str, br: str, gw: int, guest: int) -> Iterable[_Row]:
     yield _Row(f"{tag}: host -> guest neighbour solicitation", p, "accept, no NAT", accepted_no_nat)
 
 
-# -- beyond libvirt (issue 8): port forwards, services, filters ------------------------------
+# -- port forwards, services, filters (not in libvirt) ------------------------------------------
 
 _HOST = {
     Family.IPV4: ("203.0.113.1", "192.0.2.1"),
