@@ -73,9 +73,9 @@ def _compile_sources(sources: Sequence[tuple[str, str]]) -> Compiled:
         problems += found
     problems += cross_check(networks)  # over the networks that built: no spurious clashes
     if problems:
-        err = NetcError(problems)
-        err.sources = dict(sources)  # type: ignore[attr-defined]  (for carets, stdin included)
-        raise err
+        failure = NetcError(problems)
+        failure.sources = dict(sources)  # for carets, stdin included
+        raise failure
     program = Program(tuple(networks))
     return Compiled(program, tuple(lower(program.networks)), dict(sources), tuple(notes))
 

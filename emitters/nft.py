@@ -34,6 +34,7 @@ from netc.ir.intents import (  # port forwards, host services, guest filters
     HostReject,
     NatHairpin,
     NatHook,
+    OnBridge,
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
@@ -106,15 +107,9 @@ class _Chains:
         return self.regular[name]
 
     def add(self, intent: Intent) -> None:
-        dispatch = _DISPATCH_OF_TYPE.get(type(intent))
-        if dispatch is not None:
-            self.add_dispatched(intent, dispatch)
-            return
-        kind = slot(intent)
-        if kind is Slot.DNAT_PRE or kind is Slot.DNAT_OUT:
-            self.dnat(intent, kind)
-            return
-        if kind is Slot.SOURCE_NAT:
+        if isinstance(intent, Dnat):
+            self.dnat(intent, slot(intent))
+        elif isinstance(intent, (NatExclude, NatTranslate, NatHairpin)):  # Slot.SOURCE_NAT
             ip = _IP[intent.family]
             subnet = self.text(intent.subnet)
             # keyed by the subnet's text: equal exactly when the subnets are, and cheaper to hash
@@ -124,10 +119,11 @@ class _Chains:
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
             self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
-            return
-        self.add_dispatched(intent, _DISPATCH[kind])
+        else:
+            dispatch = _DISPATCH_OF_TYPE.get(type(intent))
+            self.add_dispatched(intent, _DISPATCH[slot(intent)] if dispatch is None else dispatch)
 
-    def add_dispatched(self, intent: Intent, dispatch: tuple[str, str, str]) -> None:
+    def add_dispatched(self, intent: OnBridge, dispatch: tuple[str, str, str]) -> None:
         """Into the network's chain for `dispatch` (base chain, key, chain name prefix)."""
         base, key, prefix = dispatch
         name = prefix + intent.network

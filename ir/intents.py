@@ -317,3 +317,22 @@ Intent = (
     | HostAllow
     | HostReject
 )
+
+# The intents that name the bridge their rule matches on (all but the NAT ones).
+OnBridge = (
+    ForwardCross
+    | ForwardAllowOut
+    | ForwardAllowIn
+    | ForwardReject
+    | HostAccept
+    | ForwardAllowDnat
+    | NatHairpin
+    | ForwardCrossEstablished
+    | ForwardIsolate
+    | ForwardFilter
+    | ForwardFilterIn
+    | HostAcceptEstablished
+    | HostAcceptIcmp
+    | HostAllow
+    | HostReject
+)

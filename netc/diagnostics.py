@@ -40,6 +40,9 @@ def file_label(path: str) -> str:
 class NetcError(Exception):
     """Bad input or a failed operation; carries every diagnostic found, in source order."""
 
+    # The texts the diagnostics point into, when the raiser has them (stdin can't be read again).
+    sources: dict[str, str] | None = None
+
     def __init__(self, diagnostics: Sequence[Diagnostic] | Diagnostic):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
