@@ -20,6 +20,7 @@ from typing import Protocol
 from netc.compiler.api import Compiled, emit
 from netc.diagnostics import Diagnostic, NetcError
 from netc.emitters import TARGETS, header
+from netc.emitters.iptables import IptablesEmitter
 from netc.ir.model import Family
 
 from . import iptables_save
@@ -76,6 +77,7 @@ def nft_text(compiled: Compiled) -> str:
 
 def iptables_text(compiled: Compiled, target: str, jumps: bool) -> str:
     emitter = TARGETS[target]
+    assert isinstance(emitter, IptablesEmitter)  # the only emitter with the jumps option
     names = [name.rsplit("/", 1)[-1] for name in compiled.sources]
     return header(emitter, names, False) + emitter.setup(compiled.intents, jumps=jumps)
 
