@@ -190,7 +190,9 @@ def _free_uncached(family: Family, candidates: tuple[str, ...], subnets: list) -
     raise ParityError(f"no {family.value} address is outside every network's subnets")
 
 
-def _guests(iface: ipaddress._BaseAddress, avoid: int | None = None) -> tuple[int, int]:
+def _guests(
+    iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface, avoid: int | None = None
+) -> tuple[int, int]:
     """Two guest addresses inside the subnet, neither the gateway (nor `avoid`): .10 and .11
     when the subnet is big enough, else the first free ones (a /30 has room for one guest)."""
     net = iface.network
@@ -521,8 +523,8 @@ def _policy_rows(net: SpecNetwork, all_subnets: list, uplink: str) -> Iterable[_
             else:
                 yield _Row(f"{tag}: from {iface.network}", p, "drop or reject", blocked)
 
-    for i, rule in enumerate(net.inbound_filters):
-        yield from _inbound_rows(net, i, rule, subnets, all_subnets, uplink, pkt)
+    for i, inbound in enumerate(net.inbound_filters):
+        yield from _inbound_rows(net, i, inbound, subnets, all_subnets, uplink, pkt)
 
 
 def _inbound_rows(net, i, rule, subnets, all_subnets, uplink, pkt) -> Iterable[_Row]:
