@@ -1,5 +1,5 @@
 """Syntax tree → model for the statements beyond libvirt: `expose`, `services`, `allow`/`deny`,
-`isolate guests` (issue 8).
+`isolate guests`.
 
 Kept apart from `build.py` so the libvirt-equivalent core stays readable; `Builder.policy` calls
 `build_policy` once per network, after the bridge, forward mode and subnets are known, because
@@ -13,8 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netc.diagnostics import did_you_mean
 from netc.ir.model import (
@@ -33,6 +32,9 @@ from netc.ir.model import (
 )
 
 from . import names
+
+if TYPE_CHECKING:
+    from .parse import Token, Tree
 
 STATEMENTS = frozenset({"expose", "services", "filter_rule", "filter_from", "isolate"})
 

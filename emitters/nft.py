@@ -21,7 +21,7 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.intents import (  # beyond libvirt (issue 8)
+from netc.ir.intents import (  # port forwards, host services, guest filters
     Dnat,
     ForwardAllowDnat,
     ForwardCrossEstablished,
@@ -34,6 +34,7 @@ from netc.ir.intents import (  # beyond libvirt (issue 8)
     HostReject,
     NatHairpin,
     NatHook,
+    OnBridge,
 )
 from netc.ir.model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto
 
@@ -107,15 +108,9 @@ class _Chains:
         return self.regular[name]
 
     def add(self, intent: Intent) -> None:
-        dispatch = _DISPATCH_OF_TYPE.get(type(intent))
-        if dispatch is not None:
-            self.add_dispatched(intent, dispatch)
-            return
-        kind = slot(intent)
-        if kind is Slot.DNAT_PRE or kind is Slot.DNAT_OUT:
-            self.dnat(intent, kind)
-            return
-        if kind is Slot.SOURCE_NAT:
+        if isinstance(intent, Dnat):
+            self.dnat(intent, slot(intent))
+        elif isinstance(intent, (NatExclude, NatTranslate, NatHairpin)):  # Slot.SOURCE_NAT
             ip = _IP[intent.family]
             subnet = self.text(intent.subnet)
             # keyed by the subnet's text: equal exactly when the subnets are, and cheaper to hash
@@ -125,10 +120,11 @@ class _Chains:
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
             self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
-            return
-        self.add_dispatched(intent, _DISPATCH[kind])
+        else:
+            dispatch = _DISPATCH_OF_TYPE.get(type(intent))
+            self.add_dispatched(intent, _DISPATCH[slot(intent)] if dispatch is None else dispatch)
 
-    def add_dispatched(self, intent: Intent, dispatch: tuple[str, str, str]) -> None:
+    def add_dispatched(self, intent: OnBridge, dispatch: tuple[str, str, str]) -> None:
         """Into the network's chain for `dispatch` (base chain, key, chain name prefix)."""
         base, key, prefix = dispatch
         name = prefix + intent.network
@@ -222,7 +218,7 @@ def _rule(intent: Intent, text: Texts) -> str:
     return _policy_rule(intent, text)
 
 
-# -- beyond libvirt (issue 8) -----------------------------------------------------------------
+# -- port forwards, host services, guest filters and isolation (not in libvirt) --------------------
 
 _LOOPBACK = {Family.IPV4: "127.0.0.0/8", Family.IPV6: "::1"}
 

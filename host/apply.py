@@ -53,7 +53,7 @@ def apply_sources(
     chosen = make_backend(choice.name, host)
     require(chosen)
     previous_backend = make_backend(old.backend, host) if old else None
-    if previous_backend is not None and old.backend != choice.name:
+    if old is not None and previous_backend is not None and old.backend != choice.name:
         require(previous_backend)
     before = links.check_bridges(where.netns, networks)
 
@@ -107,7 +107,7 @@ def apply_sources(
             links.take_down(where.netns, gone)
             report.say(f"network {gone.name}: no longer declared, taken down")
 
-    if previous_backend is not None and old.backend != choice.name:
+    if old is not None and previous_backend is not None and old.backend != choice.name:
         for line in previous_backend.remove(old.created_objects):
             report.say(f"removed from {old.backend}: {line}")
 

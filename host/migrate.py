@@ -49,6 +49,7 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
     libvirt_chains.check(host, libvirt_chains.find(host, wanted))
     report = apply_sources(new_sources, where, to)
     state = where.state()
+    assert state is not None  # apply_sources has just written it
     for name in ("nftables", "iptables"):
         if name == to:
             continue

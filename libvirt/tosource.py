@@ -22,7 +22,7 @@ _WORD = re.compile(r'[^\s{}#;"]+\Z')
 KEYWORDS = frozenset(
     "network bridge forward nat route open isolated dev address ports ipv6 inbound stateful "
     "stateless ip dhcp host mac name tftp bootp server on off dns "
-    "expose to port via tcp udp services allow deny isolate guests from".split()  # issue 8
+    "expose to port via tcp udp services allow deny isolate guests from".split()  # port forwards, services, filters, isolation
 )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import NoReturn
+from functools import partial
+from typing import NoReturn, TypeVar
 
 from netc.compiler import names
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
@@ -22,6 +23,8 @@ from netc.ir.model import IPAddress, IPInterface, Mode
 
 from .records import LvBootp, LvForward, LvHost, LvIp, LvNetwork, LvPorts, LvRange, LvTftp
 from .xmltree import Element
+
+T = TypeVar("T")
 
 # libvirt's forward modes (virNetworkForwardType) and what netc makes of them.
 FIREWALLED_MODES = {"nat": Mode.NAT, "route": Mode.ROUTE, "open": Mode.OPEN}
@@ -77,7 +80,7 @@ class Reader:
             f"<{shown(element.tag)}> {why}; it does not affect the firewall, ignored",
         )
 
-    def attempt(self, read: Callable[[], object]) -> object | None:
+    def attempt(self, read: Callable[[], T]) -> T | None:
         try:
             return read()
         except _Invalid:
@@ -135,7 +138,8 @@ class Reader:
         forward = self.attempt(lambda: self.forward(forward_el)) if forward_el is not None else None
         if forward_el is not None and forward_el.get("mode") in UNFIREWALLED_MODES:
             raise _Invalid  # said all there is to say (such networks often have no bridge)
-        if bridge_el is None or not bridge_el.get("name"):
+        bridge_name = bridge_el.get("name") if bridge_el is not None else None
+        if bridge_el is None or not bridge_name:
             self.fail(
                 bridge_el if bridge_el is not None else root,
                 f"network '{shown(name)}' has no <bridge name=...>",
@@ -144,7 +148,7 @@ class Reader:
             )
         self.bridge_extras(bridge_el)
         ipv6 = bool(self.attempt(lambda: self.yes_no(root, "ipv6", False)))
-        ips = [self.attempt(lambda ip=ip: self.ip(ip)) for ip in root.all("ip")]
+        ips = [self.attempt(partial(self.ip, ip)) for ip in root.all("ip")]
         dns = True
         if dns_el is not None:
             dns = bool(self.attempt(lambda: self.yes_no(dns_el, "enable", True)))
@@ -175,10 +179,10 @@ class Reader:
         return LvNetwork(
             name,
             name_el.span,
-            bridge_el.get("name").strip(),
+            bridge_name.strip(),
             bridge_el.span,
             forward,
-            tuple(ips),
+            tuple(ip for ip in ips if ip is not None),  # none is None: problems raised above
             dns,
             dns_el.span if dns_el is not None else None,
             ipv6,
@@ -233,11 +237,11 @@ class Reader:
         return found[0] if found else None
 
     def bridge_extras(self, bridge: Element) -> None:
-        if bridge.get("zone"):
+        if zone := bridge.get("zone"):
             self.note(
                 "bridge zone",
                 bridge,
-                f"<bridge zone='{shown(bridge.get('zone'))}'> puts the bridge in a firewalld zone; "
+                f"<bridge zone='{shown(zone)}'> puts the bridge in a firewalld zone; "
                 "netc does not manage firewalld zones, ignored",
             )
         for attr in BRIDGE_IGNORED_ATTRS:
@@ -314,7 +318,7 @@ class Reader:
         for value in (first, last):
             if value.version != 4:
                 self.fail(el, f"<nat><address> {value} is not IPv4 (libvirt NATs to IPv4 only)")
-        if last < first:
+        if int(last) < int(first):  # both IPv4, checked above
             self.fail(el, f"<nat><address> range {first} - {last} is reversed")
         return (LvRange(first, last, el.span),)
 

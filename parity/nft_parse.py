@@ -697,15 +697,15 @@ class _RuleParser:
         if kind == "port":
             return Intervals(tuple(parse_port_span(t.text, p.loc(t)) for t in items)), False
         if kind == "proto":
-            spans = []
+            protos: list[tuple[int, int]] = []
             for t in items:
                 if "-" in t.text and t.text.split("-")[0].isdigit():
                     lo, hi = t.text.split("-", 1)
-                    spans.append((int(lo), int(hi)))
+                    protos.append((int(lo), int(hi)))
                 else:
                     proto = parse_protocol(t.text, p.loc(t))
-                    spans.append((proto, proto))
-            return Intervals(tuple(spans)), False
+                    protos.append((proto, proto))
+            return Intervals(tuple(protos)), False
         if kind in ("nfproto", "ethertype"):
             names = {"ipv4": Family.IPV4, "ipv6": Family.IPV6}
             if kind == "ethertype":
