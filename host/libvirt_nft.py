@@ -84,14 +84,18 @@ class Plan:
         return not self.ours and not self.drop_tables
 
 
-def find(host: Host, networks: Sequence[Network]) -> Plan:
-    """Read libvirt's tables and decide what taking over these networks removes."""
+def find(host: Host, networks: Sequence[Network], keep_shared: bool = False) -> Plan:
+    """Read libvirt's tables and decide what taking over these networks removes.
+
+    `keep_shared`: the tables stay even when no libvirt network is left in them (libvirt runs
+    and creates them only once per daemon run: `netc adopt` leaves it able to start any network).
+    """
     tables = tuple(t for t in (_read(host, family) for family in FAMILIES) if t is not None)
     rules = [rule for table in tables for rule in table.rules]
     ours = tuple(concerning(rules, networks))
     gone = {(r.family, r.handle) for r in ours}
     kept = tuple(r for r in rules if (r.family, r.handle) not in gone and not r.scaffolding)
-    drop = bool(tables) and not kept and all(t.droppable for t in tables)
+    drop = bool(tables) and not kept and not keep_shared and all(t.droppable for t in tables)
     return Plan(tables, ours, kept, drop)
 
 
