@@ -268,7 +268,9 @@ class Lab:
         return nsrun(self.host, "nft", "list", "ruleset")
 
     def iptables_rules(self) -> str:
-        return nsrun(self.host, "iptables-save") + nsrun(self.host, "ip6tables-save")
+        """Both families' iptables-save, without its comment lines (they carry the time)."""
+        text = nsrun(self.host, "iptables-save") + nsrun(self.host, "ip6tables-save")
+        return "".join(l for l in text.splitlines(True) if not l.startswith("#"))
 
     def libvirt_holds(self, bridge: str) -> bool:
         """Whether libvirt has live rules naming this bridge (either of its backends)."""
@@ -282,6 +284,11 @@ class Lab:
         ]
         in_ipt = any(re.search(rf"-[io] {re.escape(bridge)}( |$)", l) for l in libvirt_ipt)
         return in_nft or in_ipt
+
+    def rules(self) -> str:
+        """The nft ruleset and both iptables families, counters left out (to compare)."""
+        text = self.nft_ruleset() + self.iptables_rules()
+        return re.sub(r"counter packets \d+ bytes \d+|\[\d+:\d+\]", "counter", text)
 
     def netc_holds(self, bridge: str) -> bool:
         """Whether netc has live rules naming this bridge (`inet netc` or the NETC_* chains)."""
