@@ -189,6 +189,8 @@ def summary(plan: Plan) -> list[str]:
         bridges = sorted({i for r in plan.kept for i in r.rule.interfaces()})
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
+    elif not plan.foreign:
+        why = "libvirt's network daemon runs and needs them to start any network"
     else:
         jump = plan.foreign[0]
         why = (

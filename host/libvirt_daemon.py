@@ -116,6 +116,32 @@ class Libvirt:
         self._virsh("net-destroy", name)
 
 
+DAEMONS = ("libvirtd", "virtnetworkd")
+
+
+def running_in(netns: str | None) -> bool:
+    """Whether libvirt's network daemon runs in this network namespace (None: netc's own).
+
+    Read from /proc (the daemon's name and its network namespace), not by connecting: `netc
+    migrate` takes no libvirt URI, and a daemon that runs but refuses us still counts.
+    """
+    target = f"/run/netns/{netns}" if netns else "/proc/self/ns/net"
+    try:
+        wanted = os.stat(target).st_ino
+    except OSError:
+        return False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
+                if handle.read().strip() not in DAEMONS:
+                    continue
+            if os.stat(f"/proc/{pid}/ns/net").st_ino == wanted:
+                return True
+        except OSError:
+            continue  # gone meanwhile, or not ours to look at
+    return False
+
+
 def forward_mode(xml: str) -> str | None:
     """The `<forward mode>` of a network definition (None: no <forward>, an isolated network)."""
     forward = ET.fromstring(xml).find("forward")

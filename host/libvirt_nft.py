@@ -159,6 +159,8 @@ def summary(plan: Plan) -> list[str]:
         bridges = sorted({i for r in plan.kept for i in r.interfaces})
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
+    elif all(t.droppable for t in plan.tables):
+        why = "libvirt's network daemon runs and needs them to start any network"
     else:
         why = "they hold what libvirt never creates (a set, a map, a base chain that drops)"
     return [f"libvirt: kept table(s) {families}: {why}"]
