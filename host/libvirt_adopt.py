@@ -326,6 +326,75 @@ def adopted_networks(where: Where) -> list[Network]:
     return [n for n in compile_stored(state.sources).program.networks if n.name in record]
 
 
+# -- status and doctor ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptedView:
+    """One adopted network as `status` and `doctor` show it: a line, and problems with fixes."""
+
+    line: str
+    problems: tuple[tuple[str, str], ...]  # (problem, fix)
+
+
+def views(where: Where, host: Host) -> list[AdoptedView]:
+    record = load_record(where)
+    networks = {n.name: n for n in adopted_networks(where)}
+    out = []
+    for name, adopted in record.items():
+        problems: list[tuple[str, str]] = []
+        lv = Libvirt(adopted.uri)
+        try:
+            info = lv.info(name)
+            live = forward_mode(lv.xml(name)) if info.active else None
+            persistent = forward_mode(lv.xml(name, inactive=True))
+        except NetcError as err:
+            problems.append(
+                (
+                    f"network {name}: libvirt does not answer: {err.diagnostics[0].message}",
+                    "start libvirt's network daemon (virtnetworkd or libvirtd); netc's rules "
+                    "stay loaded meanwhile",
+                )
+            )
+            out.append(AdoptedView(f"network {name}: adopted from libvirt", tuple(problems)))
+            continue
+        net = networks.get(name)
+        held = 0
+        if net is not None:
+            held = len(libvirt_nft.find(host, [net], keep_shared=True).ours)
+            held += len(libvirt_chains.find(host, [net], keep_shared=True).ours)
+        running = f"running, live mode '{live}'" if info.active else "not running"
+        line = (
+            f"network {name}: adopted from libvirt; libvirt: {running}, next start "
+            f"'{persistent}', rules libvirt holds for {adopted.bridge}: {held}"
+        )
+        if held:
+            problems.append(
+                (
+                    f"network {name}: libvirt holds {held} rule(s) for {adopted.bridge} besides "
+                    "netc's (its daemon restarted while the live definition was still nat)",
+                    "`netc adopt --reassert` deletes them; restart the network when it suits "
+                    f"you (`virsh net-destroy {name}; virsh net-start {name}`) so its live "
+                    "definition is 'open' and libvirt adds none again",
+                )
+            )
+        if persistent != "open":
+            problems.append(
+                (
+                    f"network {name}: libvirt's definition is forward mode '{persistent}' again "
+                    "(redefined since adopt): its next start adds libvirt's rules",
+                    f"`netc release {name}`, then `netc adopt {name}`",
+                )
+            )
+        elif info.active and live != "open" and not held:
+            line += (
+                "; the live definition stays nat until the network restarts (a daemon "
+                "restart re-adds libvirt's rules for a moment; netc's hook deletes them)"
+            )
+        out.append(AdoptedView(line, tuple(problems)))
+    return out
+
+
 # -- the daemon hook -------------------------------------------------------------------------
 
 

@@ -55,7 +55,15 @@ def status(files: Sequence[str], where: Where) -> Status:
         if name != old.backend:
             drift = True
             report.say(f"drift: stale netc rules in {name}; `netc migrate --to {old.backend}`")
-    networks = compile_stored(old.sources).program.networks
+    from .libvirt_adopt import load_record, views
+
+    adopted = load_record(where)
+    networks = [n for n in compile_stored(old.sources).program.networks if n.name not in adopted]
+    for view in views(where, host) if adopted else ():
+        report.say(view.line)
+        for problem, fix in view.problems:
+            drift = True
+            report.say(f"drift: {problem}; {fix}")
     for stale in libvirt_leftovers.find(host, networks):
         drift = True
         report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")

@@ -9,6 +9,7 @@ host's ssh port and gets DNS from libvirt's dnsmasq.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -76,12 +77,33 @@ def test_users_day(make_lab, netc_at, tmp_path, backend):
     code, out, err = netc_at(lab, "adopt", "default", "--connect", lab.uri, "--dir", nets)
     assert code == 0 and "already adopted" in out, err
 
+    code, out, err = netc_at(lab, "status", libvirt=False)
+    assert code == 0, out
+    assert "network default: adopted from libvirt; libvirt: running, live mode 'nat', " in out
+    assert "next start 'open', rules libvirt holds for virbr7: 0" in out
+    assert netc_at(lab, "doctor", libvirt=False)[:2] == (0, "")
+
     lab.restart_daemon()  # the live definition is still nat: libvirt re-adds, the hook deletes
     _step(lab, "netc", "a daemon restart with the live definition still nat")
+
+    # Without the hook, status and doctor show libvirt's re-added rules, and the fix works.
+    hook = lab.path("etc", "hooks", "daemon.d", "netc")
+    os.rename(hook, lab.path("hook.off"))
+    lab.restart_daemon()
+    assert lab.holders(BRIDGE) == {"libvirt", "netc"}
+    code, out, err = netc_at(lab, "status", libvirt=False)
+    assert code == 1 and re.search(r"drift: network default: libvirt holds \d+ rule", out), out
+    code, out, err = netc_at(lab, "doctor", libvirt=False)
+    assert code == 1 and "`netc adopt --reassert` deletes them" in out
+    assert netc_at(lab, "adopt", "--reassert", libvirt=False)[0] == 0
+    os.rename(lab.path("hook.off"), hook)
+    _step(lab, "netc", "netc adopt --reassert")
 
     lab.restart_network("default")
     assert "mode='open'" in lab.virsh("net-dumpxml", "default")[1]
     _step(lab, "netc", "net-destroy + net-start")
+    code, out, err = netc_at(lab, "status", libvirt=False)
+    assert code == 0 and "live mode 'open', next start 'open'" in out, out
 
     lab.restart_daemon()
     _step(lab, "netc", "a daemon restart")
