@@ -323,7 +323,11 @@ def adopted_networks(where: Where) -> list[Network]:
     record = load_record(where)
     if not record or state is None:
         return []
-    return [n for n in compile_stored(state.sources).program.networks if n.name in record]
+    return [
+        n
+        for n in compile_stored(state.sources).program.networks
+        if n.name in record and n.span.file == record[n.name].file
+    ]
 
 
 # -- status and doctor ---------------------------------------------------------------------
@@ -359,6 +363,16 @@ def views(where: Where, host: Host) -> list[AdoptedView]:
             out.append(AdoptedView(f"network {name}: adopted from libvirt", tuple(problems)))
             continue
         net = networks.get(name)
+        if net is None:
+            problems.append(
+                (
+                    f"network {name} is adopted (libvirt adds no firewall rule for it), but "
+                    f"netc's rules for it are not loaded (`netc down {adopted.file}`?): its "
+                    "guests have no NAT and no filtering",
+                    f"`netc apply {adopted.file}` loads them; `netc release {name}` gives the "
+                    "network back to libvirt",
+                )
+            )
         held = 0
         if net is not None:
             held = len(libvirt_nft.find(host, [net], keep_shared=True).ours)

@@ -108,6 +108,14 @@ def test_users_day(make_lab, netc_at, tmp_path, backend):
     lab.restart_daemon()
     _step(lab, "netc", "a daemon restart")
 
+    net_file = os.path.join(nets, "default.net")
+    assert netc_at(lab, "down", net_file, libvirt=False)[0] == 0  # a slip: nobody's rules
+    code, out, err = netc_at(lab, "status", libvirt=False)
+    assert code == 1 and "netc's rules for it are not loaded" in out, out
+    assert f"`netc apply {net_file}` loads them" in out
+    assert netc_at(lab, "apply", net_file, libvirt=False)[0] == 0
+    _step(lab, "netc", "netc apply after netc down")
+
     code, out, err = netc_at(lab, "release", "default")
     assert code == 0, err
     lab.plug("default")  # release restarted the network: a new bridge
