@@ -161,10 +161,11 @@ def _adopt(names: Sequence[str], lv: Libvirt, directory: str, hooks: str, where:
         plans.append(_Plan(name, original, path, text, lv.info(name).bridge or ""))
     _check_hook_args(where)
     if plans:
-        _take_over(plans, lv, host, hooks, where, record, report)
+        _take_over(plans, lv, hooks, where, record, report)
+    else:
+        _install_hook(hooks, where)  # again, in case it was removed by hand
     for line in reassert(where, host, record=load_record(where)).lines:
         report.say(line)
-    _install_hook(hooks, where)
     return report
 
 
@@ -215,15 +216,17 @@ def _refuse_foreign_file(path: str, text: str) -> None:
 def _take_over(
     plans: list[_Plan],
     lv: Libvirt,
-    host: Host,
     hooks: str,
     where: Where,
     record: dict[str, Adopted],
     report: Report,
 ) -> None:
+    """Files, rules, the hook, libvirt's definitions, the record: undone in reverse on failure."""
     written: list[str] = []
     defined: list[_Plan] = []
     applied = False
+    if not os.path.exists(hook_path(hooks)):
+        written.append(hook_path(hooks))
     try:
         for plan in plans:
             if not os.path.exists(plan.file):
@@ -233,6 +236,7 @@ def _take_over(
         for line in apply_sources({p.file: p.text for p in plans}, where, None).lines:
             report.say(line)
         applied = True
+        _install_hook(hooks, where)
         for plan in plans:
             lv.define(as_open(plan.original))
             defined.append(plan)
@@ -245,11 +249,15 @@ def _take_over(
         save_record(where, record)
     except BaseException as err:
         undone = _roll_back(lv, where, written, defined, [p.file for p in plans] if applied else [])
-        if isinstance(err, NetcError):
+        if isinstance(err, (NetcError, OSError)):
+            message = (
+                err.diagnostics[0].message
+                if isinstance(err, NetcError)
+                else f"cannot write {err.filename}: {err.strerror}"
+            )
             raise NetcError(
                 Diagnostic(
-                    err.diagnostics[0].message,
-                    hint=f"adopting was undone ({undone}); fix the cause and run it again",
+                    message, hint=f"adopting was undone ({undone}); fix the cause and run it again"
                 )
             ) from err
         raise
@@ -266,8 +274,9 @@ def _roll_back(
         _down(applied, where)
         done.append("netc's rules removed")
     for path in written:
-        os.unlink(path)
-        done.append(f"{path} removed")
+        if os.path.exists(path):
+            os.unlink(path)
+            done.append(f"{path} removed")
     return ", ".join(done) or "nothing had changed"
 
 
