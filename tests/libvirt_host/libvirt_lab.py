@@ -176,6 +176,23 @@ class Lab:
         self.stop_daemon()
         self.start_daemon()
 
+    def reboot(self, before_libvirt=None) -> None:
+        """A host reboot, simulated: the daemon, dnsmasq, the bridges, every rule and libvirt's
+        runtime state (/run is a tmpfs) go; `before_libvirt()` runs where boot units would,
+        then libvirtd starts and autostarts its networks. The guest's port is plugged again."""
+        self.stop_daemon()
+        pids = subprocess.run(["ip", "netns", "pids", self.host], capture_output=True, text=True)
+        for pid in pids.stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        for line in nsrun(self.host, "ip", "-br", "link", "show", "type", "bridge").splitlines():
+            nsrun(self.host, "ip", "link", "del", line.split()[0])
+        nsrun(self.host, "nft", "flush", "ruleset")
+        shutil.rmtree(self.path("run"))
+        os.makedirs(self.path("run"))
+        if before_libvirt is not None:
+            before_libvirt()
+        self.start_daemon()
+
     def down(self) -> None:
         """Stop the daemon, its dnsmasq and every process in the namespaces; delete them."""
         self.stop_daemon()

@@ -49,6 +49,15 @@ def netc_at(tmp_path, capsys):
     return run
 
 
+def _restore_rules(lab, net_file: str) -> None:
+    """What the boot units do before libvirt starts: load netc's rules, never create bridges."""
+    from kernel_support import nsrun
+
+    rules = os.path.join(os.path.dirname(net_file), "boot.nft")
+    assert main(["compile", net_file, "-o", rules]) == 0
+    nsrun(lab.host, "nft", "-f", rules)
+
+
 def _step(lab, who: str, what: str) -> None:
     deadline = time.monotonic() + 15  # after a daemon restart, the hook's netc needs a moment
     while lab.holders(BRIDGE) != {who} and time.monotonic() < deadline:
@@ -115,6 +124,11 @@ def test_users_day(make_lab, netc_at, tmp_path, backend):
     assert f"`netc apply {net_file}` loads them" in out
     assert netc_at(lab, "apply", net_file, libvirt=False)[0] == 0
     _step(lab, "netc", "netc apply after netc down")
+
+    lab.virsh("net-autostart", "default")
+    lab.reboot(before_libvirt=lambda: _restore_rules(lab, net_file))
+    lab.plug("default")
+    _step(lab, "netc", "a reboot with autostart")
 
     code, out, err = netc_at(lab, "release", "default")
     assert code == 0, err
