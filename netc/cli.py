@@ -28,6 +28,8 @@ COMMANDS = {
     "status": "show what netc applied and whether the host still matches it",
     "migrate": "move netc's rules to another firewall backend",
     "doctor": "find foreign rules and settings that break netc's networks",
+    "adopt": "take over the firewall of running libvirt networks (libvirt keeps bridge and DHCP)",
+    "release": "give adopted libvirt networks back to libvirt",
 }
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
