@@ -28,6 +28,8 @@ COMMANDS = {
     "status": "show what netc applied and whether the host still matches it",
     "migrate": "move netc's rules to another firewall backend",
     "doctor": "find foreign rules and settings that break netc's networks",
+    "restore": "load the rules of every applied network again, from netc's state",
+    "units": "install the systemd units that restore netc's rules at boot and firewall reloads",
 }
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
