@@ -21,6 +21,7 @@ whole set in one step (the nft table replaced; iptables chains refilled, jumps n
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from . import forwarding, links
@@ -31,8 +32,21 @@ from .state import State, save_state
 
 
 def restore(where: Where, bridges: bool = False) -> Report:
+    """Restore under the state's lock; with no state, say so and create nothing (no lock file,
+    no state directory: a boot with nothing applied leaves no trace)."""
+    where.host()
+    if not os.path.exists(where.state_file):
+        return _nothing(where)
     with where.locked():
         return _restore(where, bridges)
+
+
+def _nothing(where: Where) -> Report:
+    report = Report()
+    report.say(
+        f"nothing to restore: netc has applied nothing here (no state at {where.state_file})"
+    )
+    return report
 
 
 def _restore(where: Where, bridges: bool) -> Report:
@@ -40,10 +54,7 @@ def _restore(where: Where, bridges: bool) -> Report:
     host = where.host()
     old = where.state()
     if old is None or not old.sources:
-        report.say(
-            f"nothing to restore: netc has applied nothing here (no state at {where.state_file})"
-        )
-        return report
+        return _nothing(where)
     backend = make_backend(old.backend, host)
     require(backend)
     compiled = compile_stored(old.sources)
