@@ -22,7 +22,10 @@ whole set in one step (the nft table replaced; iptables chains refilled, jumps n
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
+
+from netc.ir.model import Network
 
 from . import forwarding, links
 from .backends import make_backend, require
@@ -106,7 +109,7 @@ def _missing_bridges(where: Where, old: State) -> list[str]:
     return [n.bridge for n in old.networks if n.bridge not in found]
 
 
-def _bridges(where: Where, old: State, networks) -> list[str]:
+def _bridges(where: Where, old: State, networks: Sequence[Network]) -> list[str]:
     """Bring back the bridges netc created (missing, down or lacking netc's addresses)."""
     said = []
     by_name = {net.name: net for net in networks}
