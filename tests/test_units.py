@@ -50,20 +50,45 @@ def run(*args: str, capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def verify(paths: list[str], tmp_path) -> subprocess.CompletedProcess:
-    """`systemd-analyze verify` of unit files against stubs of every unit they reference."""
+# The ordering lines of the units ours are placed among, as Debian 12 and libvirt 11 ship them
+# (firewalld's from its upstream unit); every other referenced unit gets an empty stub.
+REAL_ORDERING = {
+    "basic.target": "Requires=sysinit.target\nAfter=sysinit.target\n",
+    "multi-user.target": "Requires=basic.target\nAfter=basic.target\n",
+    "network.target": "After=network-pre.target\n",
+    "nftables.service": "DefaultDependencies=no\nWants=network-pre.target\n"
+    "Before=network-pre.target shutdown.target\nConflicts=shutdown.target\n",
+    "firewalld.service": "Before=network-pre.target\nWants=network-pre.target\n"
+    "After=dbus.service polkit.service\nConflicts=nftables.service iptables.service\n",
+    "systemd-networkd.service": "DefaultDependencies=no\nAfter=network-pre.target\n"
+    "Before=network.target multi-user.target shutdown.target\nWants=network.target\n",
+    "systemd-modules-load.service": "DefaultDependencies=no\nBefore=sysinit.target\n",
+    "libvirtd.service": "After=network.target dbus.service local-fs.target remote-fs.target\n",
+    "virtnetworkd.service": "After=network.target dbus.service\n",
+}
+BOOTS = {
+    "nftables": "nftables.service",
+    "firewalld": "firewalld.service dbus.service polkit.service",
+}
+
+
+def verify(
+    paths: list[str], tmp_path, real: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`systemd-analyze verify` of unit files against stubs of every unit they reference
+    (with `real`, stubs that carry those units' real ordering lines)."""
     need_analyze()
+    real = real or {}
     stubs = tmp_path / "stubs"
     stubs.mkdir(exist_ok=True)
     names = {os.path.basename(p) for p in paths}
-    for path in paths:
-        text = open(path, encoding="utf-8").read()
+    for text in [open(p, encoding="utf-8").read() for p in paths] + list(real.values()):
         for _, value in DEPENDENCIES.findall(text):
             names |= set(value.split())
-    for name in sorted(names | set(DEFAULT_DEPENDENCIES)):
+    for name in sorted(names | set(DEFAULT_DEPENDENCIES) | set(real)):
         if any(os.path.basename(p) == name for p in paths):
             continue
-        body = "[Unit]\nDescription=stub\nDefaultDependencies=no\n"
+        body = "[Unit]\nDescription=stub\n" + real.get(name, "DefaultDependencies=no\n")
         if name.endswith(".service"):
             body += "[Service]\nExecStart=/bin/true\n"
         (stubs / name).write_text(body)
@@ -103,6 +128,42 @@ def test_installed_units_pass_systemd_analyze_verify(tmp_path, fake_netc, capsys
     unit_dir = root / "etc" / "systemd" / "system"
     result = verify([str(unit_dir / name) for name in systemd_units.UNITS], tmp_path)
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def boot(tmp_path, unit_dir, firewall: str) -> subprocess.CompletedProcess:
+    """Verify a whole boot: a target wanting the firewall, networkd, libvirt and netc's units,
+    among stubs with the real units' ordering; an ordering cycle is printed (and fails)."""
+    target = tmp_path / f"boot-{firewall}.target"
+    wanted = f"multi-user.target systemd-networkd.service libvirtd.service virtnetworkd.service"
+    target.write_text(
+        f"[Unit]\nDescription=boot\nWants={wanted} {BOOTS[firewall]} {' '.join(systemd_units.UNITS)}\n"
+    )
+    units = [str(unit_dir / name) for name in systemd_units.UNITS]
+    return verify([str(target), *units], tmp_path, REAL_ORDERING)
+
+
+@pytest.mark.parametrize("firewall", sorted(BOOTS))
+def test_boot_ordering_has_no_cycle(tmp_path, fake_netc, capsys, firewall):
+    root = tmp_path / "root"
+    assert run("units", "install", "--root", str(root), "--netc", fake_netc, capsys=capsys)[0] == 0
+    result = boot(tmp_path, root / "etc" / "systemd" / "system", firewall)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_boot_ordering_check_catches_a_cycle(tmp_path, fake_netc):
+    """netc-restore ordered before sysinit.target but after firewalld (which runs after dbus,
+    after basic.target): systemd would break the cycle by dropping a job at boot."""
+    unit_dir = tmp_path / "units"
+    unit_dir.mkdir()
+    for name in systemd_units.UNITS:
+        text = systemd_units.render(name, fake_netc)
+        if name == "netc-restore.service":
+            text = text.replace(
+                "Before=network-pre.target", "Before=sysinit.target network-pre.target"
+            )
+        (unit_dir / name).write_text(text)
+    result = boot(tmp_path, unit_dir, "firewalld")
+    assert "ordering cycle" in result.stderr
 
 
 @pytest.mark.parametrize(
