@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 
 import pytest
 
@@ -265,3 +266,39 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
     assert not os.path.exists(state_file)
     code, out, err = cli(host, "restore")
     assert code == 0 and out.startswith("nothing to restore")
+
+
+def test_restore_loads_the_applied_text_not_the_edited_file(netc, tmp_path):
+    """The state keeps what was applied; an edit goes live with `netc apply`, never by restore."""
+    path = tmp_path / "n.net"
+    path.write_text(open(DEFAULT_NET).read())
+    assert netc("apply", str(path)).code == 0
+    path.write_text(open(DEFAULT_NET).read().replace("virbr0", "virbr9"))
+    nsrun(netc.ns, "nft", "flush", "ruleset")
+    result = netc("restore")
+    assert result.code == 0, result.err
+    table = nsrun(netc.ns, "nft", "list", "table", "inet", "netc")
+    assert '"virbr0"' in table and "virbr9" not in table
+    status = netc("status")
+    assert status.code == 1 and "changed since it was applied" in status.out
+    assert "rules differ" not in status.out and "missing" not in status.out
+    assert netc("down").code == 0
+
+
+def test_restore_without_the_backends_tools_changes_nothing(netc, tmp_path, monkeypatch):
+    assert netc("apply", DEFAULT_NET, "--backend", "iptables").code == 0
+    nsrun(netc.ns, "nft", "flush", "ruleset")
+    before = snapshot(netc.ns)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ip", "nft", "sysctl"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(bin_dir))
+    result = netc("restore")
+    monkeypatch.setenv("PATH", path)
+    assert result.code == 2 and result.out == ""
+    assert "the iptables backend needs 'iptables-restore'" in result.err
+    assert snapshot(netc.ns) == before
+    assert netc("restore").code == 0 and netc("status").code == 0
+    assert netc("down").code == 0
