@@ -30,6 +30,8 @@ COMMANDS = {
     "doctor": "find foreign rules and settings that break netc's networks",
     "adopt": "take over the firewall of running libvirt networks (libvirt keeps bridge and DHCP)",
     "release": "give adopted libvirt networks back to libvirt",
+    "restore": "load the rules of every applied network again, from netc's state",
+    "units": "install the systemd units that restore netc's rules at boot and firewall reloads",
 }
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
