@@ -47,7 +47,7 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
     wanted = compile_stored({**(old.sources if old else {}), **new_sources}).program.networks
     libvirt_nft.check(host, libvirt_nft.find(host, wanted))  # before anything changes
     libvirt_chains.check(host, libvirt_chains.find(host, wanted))
-    report = apply_sources(new_sources, where, to)
+    report = apply_sources(new_sources, where, to, option="--to")
     state = where.state()
     for name in ("nftables", "iptables"):
         if name == to:

@@ -140,6 +140,7 @@ def _check(
         out.append(format_result(result, verbose=verbose))
         if not result.equivalent:
             status = 1
+            out += _missing_family_hint(sides)
     if networks:
         for name, rs in zip("AB", sides):
             failures = check_spec(rs, networks, br_netfilter=br_netfilter)
@@ -150,6 +151,25 @@ def _check(
             else:
                 out.append(f"spec of {len(networks)} network(s) holds on {name}={rs.label}")
     return status, "\n".join(out) + "\n"
+
+
+def _missing_family_hint(sides: list[Ruleset]) -> list[str]:
+    """A side without any IPv6 rule against one with some: most likely a forgotten ip6tables half
+    (`v4.rules` alone against a dual-stack nft script), which otherwise reads as thousands of
+    IPv6 differences."""
+    from netc.parity.model import Family
+
+    has_v6 = [
+        any(Family.IPV6 in t.families and any(c.rules for c in t.chains.values()) for t in s.tables)
+        for s in sides
+    ]
+    if has_v6[0] == has_v6[1]:
+        return []
+    with_v6, without = ("A", "B") if has_v6[0] else ("B", "A")
+    return [
+        f"hint: {with_v6} has IPv6 rules and {without} has none; if {without} is iptables text, "
+        f"join its ip6tables half: v4.rules+v6.rules"
+    ]
 
 
 def _compile_sides(files: list[str]) -> list[Ruleset]:
