@@ -61,7 +61,8 @@ class NftEmitter:
     name = "nft"
     loader = "nft -f FILE"
 
-    def setup(self, intents: Sequence[Intent]) -> str:
+    def setup(self, intents: Sequence[Intent], jumps: bool = True) -> str:
+        # `jumps` has nothing to leave out here: the base chains are netc's own table's.
         chains = _Chains()
         for intent in intents:
             chains.add(intent)

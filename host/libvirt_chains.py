@@ -41,7 +41,7 @@ from netc.ir.model import Network
 
 from . import iptables_save
 from .backends import RESTORE, IptablesBackend, available
-from .libvirt_leftovers import Leftovers
+from .leftovers import Leftovers
 from .run import Host
 
 PREFIX = "LIBVIRT_"

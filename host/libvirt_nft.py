@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from netc.ir.model import Network
 
-from .libvirt_leftovers import Leftovers
+from .leftovers import Leftovers
+from .nft_json import nft_items
 from .run import Host, which
 
 TABLE = "libvirt_network"
@@ -180,10 +181,9 @@ def _read(host: Host, family: str) -> Table | None:
     """One libvirt table from `nft -j list table` (rule texts from `nft -a list table`)."""
     if which("nft") is None:
         return None
-    result = host.run(["nft", "-j", "list", "table", family, TABLE])
-    if result.returncode != 0 or not result.stdout.strip():
+    items = nft_items(host, ["list", "table", family, TABLE])
+    if not items:
         return None
-    items = [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
     texts = _texts(host.run(["nft", "-a", "list", "table", family, TABLE]).stdout)
     chains = {body["name"] for kind, body in items if kind == "chain"}
     rules = tuple(

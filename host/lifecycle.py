@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from netc.compiler.api import Compiled, compile_files, compile_sources
+from netc.pipeline import Compiled, compile_files, compile_sources
 from netc.diagnostics import Diagnostic, NetcError
 
 from .run import Host

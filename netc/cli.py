@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except NetcError as err:
-        sys.stderr.write(render(err.diagnostics, getattr(err, "sources", None) or _sources(args)))
+        sys.stderr.write(render(err.diagnostics, err.sources or _sources(args)))
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK

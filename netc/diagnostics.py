@@ -41,10 +41,16 @@ def file_label(path: str) -> str:
 class NetcError(Exception):
     """Bad input or a failed operation; carries every diagnostic found, in source order."""
 
-    def __init__(self, diagnostics: Sequence[Diagnostic] | Diagnostic):
+    def __init__(
+        self,
+        diagnostics: Sequence[Diagnostic] | Diagnostic,
+        sources: Mapping[str, str] | None = None,
+    ):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = sorted(diagnostics, key=_order)
+        # the texts the diagnostics point into (stdin included), for carets under the span
+        self.sources: Mapping[str, str] | None = sources
         super().__init__("; ".join(f"{d.where}: {d.message}" for d in self.diagnostics))
 
 

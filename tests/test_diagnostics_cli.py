@@ -213,7 +213,7 @@ def test_syntax_errors_are_capped(tmp_path, capsys):
 
 
 def test_network_reference_suggests_a_declared_name(tmp_path, capsys):
-    from netc.compiler.api import compile_sources
+    from netc.pipeline import compile_sources
 
     nets = compile_sources([("f.net", GOOD)]).program.networks
     span = Span("f.net", 9, 5, 9, 12)

@@ -161,7 +161,7 @@ def test_skipping_unreadable_characters_keeps_positions() -> None:
 def test_compile_does_not_import_lark() -> None:
     probe = (
         "import sys\n"
-        "from netc.compiler.api import compile_text\n"
+        "from netc.pipeline import compile_text\n"
         "compile_text('network n { bridge b0 forward nat ip 10.0.0.1/24 }', 'x.net', 'nft')\n"
         "assert not [m for m in sys.modules if m == 'lark' or m.startswith('lark.')]\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netc.compiler.api import compile_files
+from netc.pipeline import compile_files
 from netc.diagnostics import render_notes
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netc.compiler.api import compile_files, emit
+from netc.pipeline import compile_files, emit
 from netc.diagnostics import render_notes
 from netc.emitters import TARGETS
 from netc.output import write_output
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
     sys.stderr.write(render_notes(compiled.notes, args.verbose))
     if args.verify:
-        from netc.commands.verify import verify_files
+        from netc.verification import verify_compiled
 
-        status, report = verify_files(args.files)
+        status, report = verify_compiled(compiled)
         if status:
             sys.stderr.write(report)
             return status

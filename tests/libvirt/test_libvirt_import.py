@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from netc.cli import main
-from netc.compiler.api import compile_files, compile_sources, emit
+from netc.pipeline import compile_files, compile_sources, emit
 from netc.diagnostics import NetcError
 from netc.libvirt import import_sources, looks_like_xml
-from netc.libvirt.corpus import CASES
+from libvirt_replay import CASES
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
