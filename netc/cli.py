@@ -50,6 +50,7 @@ DESCRIPTION = (
     "Compile virtual-network firewalls (.net files or libvirt network XML) to nftables or "
     "iptables rules, prove both backends' rules equivalent, and apply them on a host."
 )
+VERBOSE_HELP = "also print notes without firewall meaning (libvirt XML elements netc ignores)"
 EPILOG = (
     "Run `netc COMMAND --help` for a command's options. Exit status: 0 success, 1 verification "
     "found a difference, 2 bad input or usage, 3 internal error."
@@ -90,9 +91,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(name, help=summary)
     return parser
-
-
-VERBOSE_HELP = "also print notes without firewall meaning (libvirt XML elements netc ignores)"
 
 
 def _add_verbose(parser: argparse.ArgumentParser) -> None:
