@@ -30,7 +30,11 @@ def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Rep
 
 
 def apply_sources(
-    new_sources: dict[str, str], where: Where, backend: str | None, libvirt_note: bool = False
+    new_sources: dict[str, str],
+    where: Where,
+    backend: str | None,
+    libvirt_note: bool = False,
+    option: str = "--backend",
 ) -> Report:
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
@@ -41,7 +45,7 @@ def apply_sources(
     host = where.host()
     old = where.state()
     config = load_config(where.config)
-    choice = choose_backend(backend, config.firewall_backend, config.path)
+    choice = choose_backend(backend, config.firewall_backend, config.path, option)
     report.say(f"backend: {choice.name} ({choice.reason})")
 
     sources = dict(old.sources) if old else {}

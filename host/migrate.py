@@ -50,7 +50,7 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
     keep = libvirt_daemon.running_in(where.netns)
     libvirt_nft.check(host, libvirt_nft.find(host, wanted, keep))  # before anything changes
     libvirt_chains.check(host, libvirt_chains.find(host, wanted, keep))
-    report = apply_sources(new_sources, where, to)
+    report = apply_sources(new_sources, where, to, option="--to")
     state = where.state()
     assert state is not None  # apply_sources has just written it
     for name in ("nftables", "iptables"):

@@ -68,16 +68,18 @@ class Reader:
         self.problems.append(Diagnostic(message, element.span, hint))
         raise _Invalid
 
-    def note(self, key: str, element: Element, message: str) -> None:
+    def note(self, key: str, element: Element, message: str, detail: bool = False) -> None:
+        """Record a note once per kind; a `detail` (no firewall meaning) is shown only with -v."""
         if key not in self._noted:
             self._noted.add(key)
-            self.notes.append(Diagnostic(message, element.span))
+            self.notes.append(Diagnostic(message, element.span, detail=detail))
 
     def ignore(self, element: Element, why: str) -> None:
         self.note(
             element.tag,
             element,
             f"<{shown(element.tag)}> {why}; it does not affect the firewall, ignored",
+            detail=True,
         )
 
     def attempt(self, read: Callable[[], T]) -> T | None:
@@ -159,6 +161,7 @@ class Reader:
                         child,
                         f"<dns><{shown(child.tag)}> configures dnsmasq; "
                         "it does not affect the firewall, ignored",
+                        detail=True,
                     )
         for child in root.children:
             if child.tag in ("name", "bridge", "forward", "ip", "dns", "port"):
@@ -250,6 +253,7 @@ class Reader:
                     f"bridge {attr}",
                     bridge,
                     f"<bridge {attr}=...> does not affect the firewall; ignored",
+                    detail=True,
                 )
 
     def forward(self, element: Element) -> LvForward:
@@ -359,6 +363,7 @@ class Reader:
                             child,
                             "<dhcp><host> without ip= only names a guest; it does not affect "
                             "the firewall, ignored",
+                            detail=True,
                         )
                         continue
                     hosts.append(

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "FILEs take over networks netc has not applied yet (e.g. from libvirt).",
     )
     p.add_argument(
-        "--to", required=True, type=backend_arg, metavar="{nftables,iptables}", help="new backend"
+        "--to",
+        required=True,
+        type=backend_arg,
+        metavar="{nftables,iptables}",
+        help="new backend (nft is accepted for nftables)",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help=".net file(s)")
     add_host_options(p)
