@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
+    zone_id_problem,
     DEFAULT_NAT_PORTS,
     AddressRange,
     DhcpHost,
@@ -131,6 +132,9 @@ class Builder:
         return value
 
     def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        zoned = zone_id_problem(str(token))
+        if zoned:
+            return self.fail(token, *zoned)
         try:
             return _ip_address(str(token))
         except ValueError:
@@ -345,6 +349,10 @@ class Builder:
             )
             return None
         address, prefix = value.split("/", 1)
+        zoned = zone_id_problem(address)
+        if zoned:
+            self.error(token, *zoned)
+            return None
         try:
             ip = _ip_address(address)
         except ValueError:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from netc.diagnostics import did_you_mean
 from netc.ir.model import (
+    zone_id_problem,
     FilterAction,
     Forward,
     Family,
@@ -274,6 +275,9 @@ def _proto_ports(b: _Builder, node: Tree) -> tuple[Any, Any]:
 
 def _prefix(b: _Builder, token: Token) -> Any:
     """An address or a prefix without host bits (`10.0.0.0/8`, `203.0.113.5`)."""
+    zoned = zone_id_problem(str(token))
+    if zoned:
+        return b.fail(token, *zoned)
     try:
         return ipaddress.ip_network(str(token), strict=True)
     except ValueError:
