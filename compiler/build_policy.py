@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netc.diagnostics import did_you_mean
+from netc.diagnostics import did_you_mean, shown
 from netc.ir.model import (
     zone_id_problem,
     FilterAction,
@@ -284,7 +284,9 @@ def _prefix(b: _Builder, token: Token) -> Any:
         try:
             loose = ipaddress.ip_network(str(token), strict=False)
         except ValueError:
-            return b.fail(token, f"'{token}' is not an address or prefix (like 10.0.0.0/8)")
+            return b.fail(
+                token, f"'{shown(str(token))}' is not an address or prefix (like 10.0.0.0/8)"
+            )
         return b.fail(token, f"'{token}' has host bits set", f"did you mean {loose}?")
 
 

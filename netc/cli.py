@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
+import stat
 import sys
 from collections.abc import Sequence
 
@@ -134,12 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sources(args: argparse.Namespace) -> dict[str, str]:
-    """Source texts for rendering carets; re-read lazily, errors here are not interesting."""
+    """Source texts for rendering carets, when the error did not carry them: re-read, but only
+    regular files of a size netc reads at all (`/dev/zero` or a FIFO would never end)."""
+    from netc.compiler.sources import MAX_SOURCE_BYTES
+
     texts = {}
     for path in getattr(args, "files", None) or []:
         try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+                continue
             with open(path, encoding="utf-8") as handle:
-                texts[path] = handle.read()
-        except (OSError, UnicodeDecodeError):
+                texts[path] = handle.read(MAX_SOURCE_BYTES)
+        except (OSError, UnicodeDecodeError, ValueError):
             pass
     return texts
