@@ -507,7 +507,8 @@ def _release(names: Sequence[str], keep: bool, hooks: str, where: Where, uri: st
                 )
             ) from err
         report.say(f"network {name}: restarted by libvirt, which loaded its own rules for it")
-        if where.state() is not None and adopted.file in where.state().sources:
+        state = where.state()
+        if state is not None and adopted.file in state.sources:
             for line in _down([adopted.file], where).lines:
                 report.say(line)
         if not keep and os.path.exists(adopted.file):

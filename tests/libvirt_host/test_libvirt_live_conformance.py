@@ -48,13 +48,13 @@ DIFFER = {
 
 
 def _cases():
-    from netc.libvirt.corpus import CASES
+    from libvirt_replay import CASES
 
     return [case for case in CASES if not case.xml.endswith(".in")]
 
 
 def _static(case, backend: str) -> bool:
-    from netc.libvirt.conformance import check_case
+    from libvirt_conformance import check_case
 
     return next(o.equivalent for o in check_case(CORPUS, case) if o.backend == backend)
 
