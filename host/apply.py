@@ -10,16 +10,17 @@ a file applied again replaces its earlier version (networks it no longer declare
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 
-from . import forwarding, libvirt_leftovers, links, port_isolation
+from . import dnsmasq, forwarding, libvirt_leftovers, links, port_isolation
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
+from .run import Host
 from .state import FlaggedPort, NetworkState, State, save_state
 
 
@@ -35,11 +36,14 @@ def apply_sources(
     backend: str | None,
     libvirt_note: bool = False,
     option: str = "--backend",
+    external: Collection[str] = (),
 ) -> Report:
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
     `apply` does not take bridges over from libvirt (`migrate` does); with `libvirt_note` it
-    says so when libvirt's rules for these bridges (nft or iptables) are live.
+    says so when libvirt's rules for these bridges (nft or iptables) are live. `external` names
+    networks whose DHCP/DNS another party serves (adopted libvirt networks keep libvirt's
+    dnsmasq); the state remembers them, so a later apply does not start a second server.
     """
     report = Report()
     host = where.host()
@@ -60,6 +64,11 @@ def apply_sources(
     if old is not None and previous_backend is not None and old.backend != choice.name:
         require(previous_backend)
     before = links.check_bridges(where.netns, networks)
+    names = {net.name for net in networks}
+    outside = tuple(sorted((set(old.external if old else ()) | set(external)) & names))
+    served = [net for net in networks if net.name not in outside and dnsmasq.serves(net)]
+    if served:
+        dnsmasq.require()
 
     # Rules: one step per backend; unchanged rules are not reloaded at all.
     unchanged = (
@@ -123,11 +132,28 @@ def apply_sources(
 
     save_state(
         where.state_file,
-        State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
+        State(
+            choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing(), outside
+        ),
     )
+    _servers(host, where, old, served, report)
     for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
         report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
     return report
+
+
+def _servers(
+    host: Host, where: Where, old: State | None, served: Sequence[Network], report: Report
+) -> None:
+    """One dnsmasq per network that serves DHCP/DNS; stopped for networks that no longer do."""
+    directory = dnsmasq.directory_for(where.state_file)
+    for net in served:
+        what = dnsmasq.ensure(host, net, dnsmasq.Server(directory, net.name))
+        report.say(f"network {net.name}: {what}")
+    keep = {net.name for net in served}
+    for gone in old.networks if old else ():
+        if gone.name not in keep and dnsmasq.stop(dnsmasq.Server(directory, gone.name), True):
+            report.say(f"network {gone.name}: dnsmasq stopped")
 
 
 def _isolation(

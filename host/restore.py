@@ -31,7 +31,7 @@ from . import forwarding, links
 from .backends import make_backend, require
 from .lifecycle import Report, Where, compile_stored
 from .run import Host
-from .state import State, save_state
+from .state import NetworkState, State, save_state
 
 
 def restore(where: Where, bridges: bool = False) -> Report:
@@ -77,8 +77,10 @@ def _restore(where: Where, bridges: bool) -> Report:
     for key in _forwarding(host, old, forwarding.needed(networks)):
         report.say(f"forwarding: {key} = 1 (again)")
 
+    owned = old.networks
     if bridges:
-        for line in _bridges(where, old, networks):
+        lines, owned = _bridges(where, old, networks)
+        for line in lines:
             report.say(line)
     else:
         missing = _missing_bridges(where, old)
@@ -88,7 +90,7 @@ def _restore(where: Where, bridges: bool) -> Report:
                 "owner brings them up)"
             )
 
-    now = replace(old, created_objects=created_objects, live=backend.listing())
+    now = replace(old, created_objects=created_objects, live=backend.listing(), networks=owned)
     if now != old:
         save_state(where.state_file, now)
     return report
@@ -109,12 +111,17 @@ def _missing_bridges(where: Where, old: State) -> list[str]:
     return [n.bridge for n in old.networks if n.bridge not in found]
 
 
-def _bridges(where: Where, old: State, networks: Sequence[Network]) -> list[str]:
-    """Bring back the bridges netc created (missing, down or lacking netc's addresses)."""
+def _bridges(
+    where: Where, old: State, networks: Sequence[Network]
+) -> tuple[list[str], tuple[NetworkState, ...]]:
+    """Bring back the bridges netc created (missing, down or lacking netc's addresses); returns
+    what it said and the networks' state (a bridge made again has a new ifindex)."""
     said = []
+    owned_now = []
     by_name = {net.name: net for net in networks}
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
+        owned_now.append(owned)
         net = by_name.get(owned.name)
         info = found.get(owned.bridge)
         if net is None:
@@ -129,8 +136,12 @@ def _bridges(where: Where, old: State, networks: Sequence[Network]) -> list[str]
         if info is not None and info.up and set(owned.addresses) <= set(info.addresses):
             continue
         links.check_bridges(where.netns, [net])
-        links.bring_up(where.netns, net, owned.file, info, owned)
+        owned_now[-1] = replace(
+            links.bring_up(where.netns, net, owned.file, info, owned),
+            isolate=owned.isolate,
+            flagged=owned.flagged,
+        )
         what = "created again" if info is None else "repaired"
         addrs = ", ".join(owned.addresses) or "no address of netc's"
         said.append(f"network {owned.name}: bridge {owned.bridge} ({what}, netc's), {addrs}, up")
-    return said
+    return said, tuple(owned_now)

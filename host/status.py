@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import libvirt_leftovers, links
+from . import dnsmasq, libvirt_leftovers, links
 from .port_isolation import unisolated_ports
 from .backends import available, make_backend
 from .lifecycle import Report, Where, compile_stored, read_files
@@ -59,11 +59,19 @@ def status(files: Sequence[str], where: Where) -> Status:
     from .libvirt_adopt import load_record
 
     adopted = load_record(where)
-    networks = [n for n in compile_stored(old.sources).program.networks if n.name not in adopted]
+    declared = compile_stored(old.sources).program.networks
+    networks = [n for n in declared if n.name not in adopted]
     drift = _adopted(where, host, report) or drift
     for stale in libvirt_leftovers.find(host, networks):
         drift = True
         report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")
+    directory = dnsmasq.directory_for(where.state_file)
+    for net in declared:
+        if net.name not in old.external and dnsmasq.serves(net):
+            problem = dnsmasq.drift(net, dnsmasq.Server(directory, net.name))
+            if problem:
+                drift = True
+                report.say(f"drift: {problem}; `netc apply` restarts it")
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
         info = found.get(owned.bridge)

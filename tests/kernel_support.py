@@ -93,4 +93,13 @@ def scratch_ns():
     try:
         yield name
     finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        delete_namespace(name)
+
+
+def delete_namespace(name: str) -> None:
+    """Delete a namespace and end the processes still in it (a dnsmasq `netc apply` started
+    would otherwise keep the namespace, and itself, alive after the test)."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        subprocess.run(["kill", pid], capture_output=True)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)

@@ -251,11 +251,10 @@ def _build(shape: Shape, extra: tuple[Shape, ...], names: dict[str, str]) -> Non
 
 def remove(names: dict[str, str]) -> None:
     """Delete the namespaces by name; tolerant of ones that were never created."""
+    from kernel_support import delete_namespace
+
     for name in names.values():
-        try:
-            netns.remove(name)
-        except OSError:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        delete_namespace(name)  # its processes too (a dnsmasq `netc apply` started)
 
 
 @contextmanager
