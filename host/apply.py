@@ -10,7 +10,7 @@ a file applied again replaces its earlier version (networks it no longer declare
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from netc.diagnostics import Diagnostic, NetcError
@@ -36,14 +36,13 @@ def apply_sources(
     backend: str | None,
     libvirt_note: bool = False,
     option: str = "--backend",
-    external: Collection[str] = (),
 ) -> Report:
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
     `apply` does not take bridges over from libvirt (`migrate` does); with `libvirt_note` it
-    says so when libvirt's rules for these bridges (nft or iptables) are live. `external` names
-    networks whose DHCP/DNS another party serves (adopted libvirt networks keep libvirt's
-    dnsmasq); the state remembers them, so a later apply does not start a second server.
+    says so when libvirt's rules for these bridges (nft or iptables) are live. A network whose
+    bridge netc created gets netc's dnsmasq for its DHCP/DNS; one on a bridge that was there
+    already (libvirt's, adopted or migrated) keeps whoever serves it now.
     """
     report = Report()
     host = where.host()
@@ -64,10 +63,7 @@ def apply_sources(
     if old is not None and previous_backend is not None and old.backend != choice.name:
         require(previous_backend)
     before = links.check_bridges(where.netns, networks)
-    names = {net.name for net in networks}
-    outside = tuple(sorted((set(old.external if old else ()) | set(external)) & names))
-    served = [net for net in networks if net.name not in outside and dnsmasq.serves(net)]
-    if served:
+    if any(_netc_bridge(net, before, old) and dnsmasq.serves(net) for net in networks):
         dnsmasq.require()
 
     # Rules: one step per backend; unchanged rules are not reloaded at all.
@@ -132,14 +128,20 @@ def apply_sources(
 
     save_state(
         where.state_file,
-        State(
-            choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing(), outside
-        ),
+        State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
+    served = [net for net, state in zip(networks, owned) if state.created and dnsmasq.serves(net)]
     _servers(host, where, old, served, report)
     for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
         report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
     return report
+
+
+def _netc_bridge(net: Network, before: dict[str, "links.LinkInfo"], old: State | None) -> bool:
+    """Whether netc will own the network's bridge (and so serve its DHCP/DNS): it creates it
+    now, or created it before."""
+    prior = old.network(net.name) if old else None
+    return net.bridge not in before or bool(prior and prior.created and prior.bridge == net.bridge)
 
 
 def _servers(

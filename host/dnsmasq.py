@@ -11,8 +11,9 @@ upstream. Every value written here was validated when the file compiled (names, 
 addresses, paths: `compiler/names.py`), and the config is checked by `dnsmasq --test` before a
 server starts.
 
-Networks adopted from libvirt keep libvirt's dnsmasq: `apply` is told which (`State.external`)
-and never starts a second server for them.
+Only networks whose bridge netc created get a server: a bridge that was there before (libvirt's,
+whether adopted or migrated, or one the user made) keeps whoever serves it, so netc never
+starts a second dnsmasq beside libvirt's.
 """
 
 from __future__ import annotations

@@ -75,7 +75,6 @@ def _down(files: Sequence[str], where: Where) -> Report:
                 sysctls,
                 old.created_objects,
                 backend.listing(),
-                tuple(name for name in old.external if name in keep),
             ),
         )
     else:

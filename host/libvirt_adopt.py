@@ -233,9 +233,8 @@ def _take_over(
                 _write_atomic(plan.file, plan.text)
                 written.append(plan.file)
             report.say(f"network {plan.name}: wrote {plan.file}")
-        sources = {p.file: p.text for p in plans}
-        # libvirt keeps serving their DHCP/DNS: netc starts no dnsmasq of its own for them
-        for line in apply_sources(sources, where, None, external=[p.name for p in plans]).lines:
+        # the bridges are libvirt's: libvirt's dnsmasq keeps serving DHCP/DNS, netc starts none
+        for line in apply_sources({p.file: p.text for p in plans}, where, None).lines:
             report.say(line)
         applied = True
         _install_hook(hooks, where)

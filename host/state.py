@@ -61,8 +61,6 @@ class State:
     sysctls: dict[str, str] = field(default_factory=dict)  # key -> value before netc changed it
     created_objects: tuple[str, ...] = ()  # iptables-nft tables and base chains netc created
     live: str = ""  # netc's rules as the kernel listed them right after loading
-    # networks whose DHCP/DNS server is another party's (libvirt's dnsmasq for adopted ones)
-    external: tuple[str, ...] = ()
 
     def network(self, name: str) -> NetworkState | None:
         return next((n for n in self.networks if n.name == name), None)
@@ -152,7 +150,6 @@ def _state(data: object) -> State:
         sysctls=dict(sysctls),
         created_objects=tuple(objects),
         live=_text(record.get("live", ""), "live"),
-        external=tuple(_text(name, "an external network") for name in _list(record, "external")),
     )
 
 
@@ -196,13 +193,6 @@ def _network(data: object) -> NetworkState:
         flagged=tuple(flagged),
         index=index,
     )
-
-
-def _list(record: dict, key: str) -> list:
-    value = record.get(key, [])
-    if not isinstance(value, list):
-        raise ValueError(f"{key} is not a list")
-    return value
 
 
 def _mapping(value: object, what: str) -> dict:

@@ -66,8 +66,9 @@ def status(files: Sequence[str], where: Where) -> Status:
         drift = True
         report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")
     directory = dnsmasq.directory_for(where.state_file)
+    ours = {owned.name for owned in old.networks if owned.created}
     for net in declared:
-        if net.name not in old.external and dnsmasq.serves(net):
+        if net.name in ours and dnsmasq.serves(net):
             problem = dnsmasq.drift(net, dnsmasq.Server(directory, net.name))
             if problem:
                 drift = True

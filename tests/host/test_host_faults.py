@@ -74,7 +74,7 @@ def test_ip6tables_failure_rolls_back_ipv4(netc, monkeypatch, tmp_path, first):
 def test_missing_nft_binary(netc, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("ip", "sysctl", "iptables", "iptables-save", "iptables-restore"):
+    for tool in ("ip", "sysctl", "iptables", "iptables-save", "iptables-restore", "dnsmasq"):
         for name in {tool, tool.replace("iptables", "ip6tables")}:
             found = shutil.which(name)
             if found:
