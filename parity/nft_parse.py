@@ -690,6 +690,8 @@ class _RuleParser:
                     raise p.error("escaped '*' in interface names is not supported", t)
                 if "*" in name[:-1]:
                     raise p.error(f"only a trailing '*' wildcard is supported: {name!r}", t)
+                if len(name.encode()) > 15:  # IFNAMSIZ - 1: nft refuses a longer name
+                    raise p.error(f"interface name {name!r} is longer than 15 bytes", t)
                 pats.append(name)
             return Names(tuple(pats)), False
         if kind == "addr":
