@@ -70,7 +70,9 @@ def generate(networks: list[tuple[str, LvNetwork]]) -> Generated:
         if index:
             out.line(0, "", net.span)
         # shown(): a newline in a file name would end the comment and make the rest source
-        out.line(0, f"# Imported by netc from {shown(source, 200)} (libvirt network XML).", net.span)
+        out.line(
+            0, f"# Imported by netc from {shown(source, 200)} (libvirt network XML).", net.span
+        )
         _network(out, net)
     return out.result()
 
