@@ -9,10 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
+    zone_id_problem,
     DEFAULT_NAT_PORTS,
     AddressRange,
     DhcpHost,
@@ -98,15 +99,16 @@ class Builder:
 
     def span(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
-            return Span(self.filename, node.line, node.column, node.end_line, node.end_column)
-        meta = node.meta
+            line, column, end_line, end_column = node_position(node)
+            return Span(self.filename, line, column, end_line, end_column)
+        meta = node.meta  # Lark's Meta has these once the node has a positioned child
         return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def error(self, node: Tree | Token | Span, message: str, hint: str | None = None) -> None:
         span = node if isinstance(node, Span) else self.span(node)
         self.problems.append(Diagnostic(message, span, hint))
 
-    def fail(self, node: Tree | Token, message: str, hint: str | None = None) -> Any:
+    def fail(self, node: Tree | Token | Span, message: str, hint: str | None = None) -> NoReturn:
         self.error(node, message, hint)
         raise _Invalid
 
@@ -124,6 +126,9 @@ class Builder:
         return value
 
     def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        zoned = zone_id_problem(str(token))
+        if zoned:
+            return self.fail(token, *zoned)
         try:
             return _ip_address(str(token))
         except ValueError:
@@ -165,7 +170,7 @@ class Builder:
         first, last = self.addresses(a, b)
         if first.version != last.version:
             self.fail(node, f"range {first} - {last} mixes IPv4 and IPv6")
-        if first > last:
+        if int(first) > int(last):  # same family, checked above
             self.fail(node, f"range {first} - {last} is reversed", f"write {last} - {first}")
         return AddressRange(first, last)
 
@@ -338,6 +343,10 @@ class Builder:
             )
             return None
         address, prefix = value.split("/", 1)
+        zoned = zone_id_problem(address)
+        if zoned:
+            self.error(token, *zoned)
+            return None
         try:
             ip = _ip_address(address)
         except ValueError:
@@ -352,7 +361,7 @@ class Builder:
             return None
         gateway = _interface(ip, address, int(prefix))
         net = gateway.network
-        problems = []
+        problems: list[tuple[str, str | None]] = []
         if net.prefixlen > bits - 2:
             problems.append(
                 (
@@ -426,7 +435,7 @@ class Builder:
     def host_once(self, host: DhcpHost, seen: dict[object, DhcpHost]) -> None:
         """One DHCP reservation per address, MAC and name within a subnet (dnsmasq would
         silently pick one)."""
-        keys = [("address", host.address)]
+        keys: list[tuple[str, object]] = [("address", host.address)]
         if host.mac:
             keys.append(("MAC", host.mac.lower()))
         if host.name:
@@ -462,7 +471,7 @@ class Builder:
                 opt,
                 f"DHCP range {shown_range} includes the network or broadcast address of {net}",
             )
-        if rng.first <= gateway.ip <= rng.last:
+        if int(rng.first) <= int(gateway.ip) <= int(rng.last):  # one family: all inside net
             self.fail(
                 opt,
                 f"DHCP range {shown_range} includes the gateway {gateway.ip}",
@@ -556,7 +565,7 @@ class Builder:
                         f"the first is on line {serving[0].span.line}",
                     )
 
-    # -- beyond libvirt (issue 8): expose, services, allow/deny, isolate guests ----------------
+    # -- statements libvirt lacks: expose, services, allow/deny, isolate guests -------------
 
     def policy(
         self, stmts: list[Tree], name: str, forward: Forward, subnets: list[Subnet]
@@ -594,3 +603,16 @@ def build(tree: Tree, filename: str) -> tuple[list[Network], list[Diagnostic]]:
     builder = Builder(filename)
     networks = builder.networks(tree)
     return networks, builder.problems
+
+
+def node_position(token: Token) -> tuple[int, int, int, int]:
+    """A lexed token's line, column, end line and end column (the lexer always sets them)."""
+    line, column, end_line, end_column = (
+        token.line,
+        token.column,
+        token.end_line,
+        token.end_column,
+    )
+    assert line is not None and column is not None and end_line is not None
+    assert end_column is not None
+    return line, column, end_line, end_column

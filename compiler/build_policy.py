@@ -1,5 +1,5 @@
 """Syntax tree → model for the statements beyond libvirt: `expose`, `services`, `allow`/`deny`,
-`isolate guests` (issue 8).
+`isolate guests`.
 
 Kept apart from `build.py` so the libvirt-equivalent core stays readable; `Builder.policy` calls
 `build_policy` once per network, after the bridge, forward mode and subnets are known, because
@@ -13,11 +13,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-
-from netc.diagnostics import did_you_mean
+from netc.diagnostics import did_you_mean, shown
 from netc.ir.model import (
+    zone_id_problem,
     FilterAction,
     Forward,
     Family,
@@ -33,6 +33,9 @@ from netc.ir.model import (
 )
 
 from . import names
+
+if TYPE_CHECKING:
+    from .parse import Token, Tree
 
 STATEMENTS = frozenset({"expose", "services", "filter_rule", "filter_from", "isolate"})
 
@@ -272,13 +275,18 @@ def _proto_ports(b: _Builder, node: Tree) -> tuple[Any, Any]:
 
 def _prefix(b: _Builder, token: Token) -> Any:
     """An address or a prefix without host bits (`10.0.0.0/8`, `203.0.113.5`)."""
+    zoned = zone_id_problem(str(token))
+    if zoned:
+        return b.fail(token, *zoned)
     try:
         return ipaddress.ip_network(str(token), strict=True)
     except ValueError:
         try:
             loose = ipaddress.ip_network(str(token), strict=False)
         except ValueError:
-            return b.fail(token, f"'{token}' is not an address or prefix (like 10.0.0.0/8)")
+            return b.fail(
+                token, f"'{shown(str(token))}' is not an address or prefix (like 10.0.0.0/8)"
+            )
         return b.fail(token, f"'{token}' has host bits set", f"did you mean {loose}?")
 
 

@@ -1,4 +1,4 @@
-"""Lowering of the statements beyond libvirt (issue 8): port forwards, guest → host services,
+"""Lowering of the statements libvirt lacks: port forwards, guest → host services,
 guest filters and guest isolation. `lower._network` calls these at fixed points of a network's
 intent order; each function documents where it belongs and why.
 """

@@ -1,7 +1,8 @@
 """Source text → syntax tree, with syntax errors turned into diagnostics.
 
-The parser is Lark's LALR(1) parser for `grammar/netc.lark` (`syntax.py`). A file with a syntax error is parsed again by `recover.py`, which feeds the same parser token by
-token through its interactive interface and reports every error rather than the first.
+The parser is Lark's LALR(1) parser for `grammar/netc.lark` (`syntax.py`). A file with a syntax
+error is parsed again by `recover.py`, which feeds the same parser token by token through its
+interactive interface and reports every error rather than the first.
 """
 
 from __future__ import annotations

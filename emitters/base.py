@@ -23,7 +23,7 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.intents import (  # beyond libvirt (issue 8)
+from netc.ir.intents import (  # port forwards, host services, guest filters
     Dnat,
     ForwardAllowDnat,
     ForwardCrossEstablished,
@@ -48,7 +48,7 @@ class Slot(enum.Enum):
     HOST_IN = "host_in"  # input, in on the bridge
     HOST_OUT = "host_out"  # output, out on the bridge
     SOURCE_NAT = "source_nat"  # nat postrouting, from a guest subnet
-    # Beyond libvirt (issue 8).
+    # Port forwards (netc statements that libvirt lacks).
     DNAT_ACCEPT = "dnat_accept"  # forward, out on the bridge, before CROSS and TO_GUESTS
     DNAT_PRE = "dnat_pre"  # nat prerouting: connections arriving at the host
     DNAT_OUT = "dnat_out"  # nat output: connections the host opens
@@ -79,13 +79,7 @@ def slot(intent: Intent) -> Slot:
     kind = SLOT_OF_TYPE.get(type(intent))
     if kind is not None:
         return kind
-    match intent:
-        case ForwardCross():
-            return Slot.CROSS
-        case ForwardAllowIn():
-            return Slot.TO_GUESTS
-        case ForwardAllowOut():
-            return Slot.FROM_GUESTS
+    match intent:  # the types whose slot depends on a field
         case ForwardReject(direction=Direction.TO_GUESTS):
             return Slot.TO_GUESTS
         case ForwardReject():
@@ -94,20 +88,6 @@ def slot(intent: Intent) -> Slot:
             return Slot.HOST_IN
         case HostAccept():
             return Slot.HOST_OUT
-        case NatExclude() | NatTranslate():
-            return Slot.SOURCE_NAT
-        case ForwardAllowDnat():
-            return Slot.DNAT_ACCEPT
-        case ForwardCrossEstablished() | ForwardIsolate():
-            return Slot.CROSS
-        case ForwardFilter():
-            return Slot.FROM_GUESTS
-        case ForwardFilterIn():
-            return Slot.DNAT_ACCEPT
-        case HostAcceptEstablished() | HostAcceptIcmp() | HostAllow() | HostReject():
-            return Slot.HOST_IN
-        case NatHairpin():
-            return Slot.SOURCE_NAT
         case Dnat(hook=NatHook.PREROUTING):
             return Slot.DNAT_PRE
         case Dnat():

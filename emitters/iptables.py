@@ -26,7 +26,7 @@ from netc.ir.intents import (
     NatExclude,
     NatTranslate,
 )
-from netc.ir.intents import (  # beyond libvirt (issue 8)
+from netc.ir.intents import (  # port forwards, host services, guest filters
     Dnat,
     ForwardAllowDnat,
     ForwardCrossEstablished,
@@ -160,7 +160,7 @@ def _addresses(rng: AddressRange) -> str:
     return f"{rng.first}-{rng.last}"
 
 
-# -- beyond libvirt (issue 8) -----------------------------------------------------------------
+# -- port forwards, host services, guest filters and isolation (not in libvirt) --------------------
 
 _LOOPBACK = {Family.IPV4: "127.0.0.0/8", Family.IPV6: "::1/128"}
 _ICMP = {Family.IPV4: "icmp", Family.IPV6: "ipv6-icmp"}

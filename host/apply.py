@@ -30,7 +30,11 @@ def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Rep
 
 
 def apply_sources(
-    new_sources: dict[str, str], where: Where, backend: str | None, libvirt_note: bool = False
+    new_sources: dict[str, str],
+    where: Where,
+    backend: str | None,
+    libvirt_note: bool = False,
+    option: str = "--backend",
 ) -> Report:
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
@@ -41,7 +45,7 @@ def apply_sources(
     host = where.host()
     old = where.state()
     config = load_config(where.config)
-    choice = choose_backend(backend, config.firewall_backend, config.path)
+    choice = choose_backend(backend, config.firewall_backend, config.path, option)
     report.say(f"backend: {choice.name} ({choice.reason})")
 
     sources = dict(old.sources) if old else {}
@@ -53,7 +57,7 @@ def apply_sources(
     chosen = make_backend(choice.name, host)
     require(chosen)
     previous_backend = make_backend(old.backend, host) if old else None
-    if previous_backend is not None and old.backend != choice.name:
+    if old is not None and previous_backend is not None and old.backend != choice.name:
         require(previous_backend)
     before = links.check_bridges(where.netns, networks)
 
@@ -107,7 +111,7 @@ def apply_sources(
             links.take_down(where.netns, gone)
             report.say(f"network {gone.name}: no longer declared, taken down")
 
-    if previous_backend is not None and old.backend != choice.name:
+    if old is not None and previous_backend is not None and old.backend != choice.name:
         for line in previous_backend.remove(old.created_objects):
             report.say(f"removed from {old.backend}: {line}")
 

@@ -313,7 +313,10 @@ class Choice:
 
 
 def choose_backend(
-    requested: str | None, configured: str | None, config_path: str | None
+    requested: str | None,
+    configured: str | None,
+    config_path: str | None,
+    option: str = "--backend",
 ) -> Choice:
     """Explicit option, else the config file, else auto-detect: nft first, then iptables.
 
@@ -321,7 +324,7 @@ def choose_backend(
     named explicitly whose binaries are missing is an error, not a silent fallback.
     """
     if requested and requested != "auto":
-        return Choice(requested, "chosen with --backend")
+        return Choice(requested, f"chosen with {option}")
     if configured and requested != "auto":
         return Choice(configured, f"firewall_backend in {config_path}")
     if which("nft"):

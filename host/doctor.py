@@ -100,7 +100,17 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
                     "host (Docker, Kubernetes) needs bridged traffic filtered",
                 )
             )
-    findings += _libvirt_checks(host, networks, state.backend if state else None, files)
+    from .libvirt_adopt import load_record, views
+
+    adopted = load_record(where) if not files else {}
+    for view in views(where, host) if adopted else ():
+        findings += [Finding(problem, fix) for problem, fix in view.problems]
+    findings += _libvirt_checks(
+        host,
+        [n for n in networks if n.name not in adopted],
+        state.backend if state else None,
+        files,
+    )
     if state is not None:
         findings += _applied_checks(host, state, networks)
     findings += _isolation_checks(where.netns, networks)

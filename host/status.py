@@ -6,7 +6,8 @@ longer say what was applied (edited since). A network with `isolate guests` also
 port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
 Either way `netc apply` repairs it. libvirt's rules for netc's bridges, nftables or iptables
 (still there because netc was applied, not migrated to), are drift too: `netc migrate` removes
-them (libvirt_leftovers.py).
+them (libvirt_leftovers.py). Networks adopted from libvirt get a line each with libvirt's view of
+them (libvirt_adopt.py): rules libvirt holds for them again, or netc's missing, are drift.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def status(files: Sequence[str], where: Where) -> Status:
     report.say(f"live netc rules in: {', '.join(holders) or 'no backend'}")
     if old is None:
         report.say("applied: nothing (no state file at " + where.state_file + ")")
-        return Status(report, bool(holders))
+        return Status(report, _adopted(where, host, report) or bool(holders))
     report.say(f"applied with: {old.backend}")
     backend, present = live[old.backend]
     if not present:
@@ -55,7 +56,11 @@ def status(files: Sequence[str], where: Where) -> Status:
         if name != old.backend:
             drift = True
             report.say(f"drift: stale netc rules in {name}; `netc migrate --to {old.backend}`")
-    networks = compile_stored(old.sources).program.networks
+    from .libvirt_adopt import load_record
+
+    adopted = load_record(where)
+    networks = [n for n in compile_stored(old.sources).program.networks if n.name not in adopted]
+    drift = _adopted(where, host, report) or drift
     for stale in libvirt_leftovers.find(host, networks):
         drift = True
         report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")
@@ -90,6 +95,19 @@ def status(files: Sequence[str], where: Where) -> Status:
     if not drift:
         report.say("in sync: live rules and links match the applied files")
     return Status(report, drift)
+
+
+def _adopted(where: Where, host, report: Report) -> bool:
+    """Networks adopted from libvirt (libvirt_adopt.py): one line each, drift with its fix."""
+    from .libvirt_adopt import load_record, views
+
+    drift = False
+    for view in views(where, host) if load_record(where) else ():
+        report.say(view.line)
+        for problem, fix in view.problems:
+            drift = True
+            report.say(f"drift: {problem}; {fix}")
+    return drift
 
 
 def isolation_drift(network: str, bridge: str, ports: Sequence[str]) -> str:

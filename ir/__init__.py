@@ -25,7 +25,7 @@ from .model import (
     Program,
     Subnet,
 )
-from .intents import (  # beyond libvirt (issue 8)
+from .intents import (  # port forwards, host services, guest filters
     Dnat,
     ForwardAllowDnat,
     ForwardCrossEstablished,
@@ -40,7 +40,7 @@ from .intents import (  # beyond libvirt (issue 8)
     NatHook,
     Verdict,
 )
-from .model import (  # beyond libvirt (issue 8)
+from .model import (  # port forwards, host services, guest filters
     FilterAction,
     GuestFilter,
     HostService,

@@ -9,7 +9,7 @@ never reorder within a group.
 from __future__ import annotations
 
 import enum
-from .record import record
+from dataclasses import dataclass
 
 # Proto lives in the model (port forwards and filters name it) and is re-exported from here.
 from .model import AddressRange, Family, IPAddress, IPNetwork, PortRange, Proto  # noqa: F401
@@ -30,7 +30,7 @@ class HostPath(enum.Enum):
     HOST_TO_GUEST = "host_to_guest"  # output hook, out on the bridge
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardCross:
     """Guests on one bridge may talk to each other (in and out on the same bridge)."""
 
@@ -40,7 +40,7 @@ class ForwardCross:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardAllowOut:
     """Packets from the subnet, in on the bridge (and out on `out_dev` if set), are accepted."""
 
@@ -52,7 +52,7 @@ class ForwardAllowOut:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardAllowIn:
     """Packets to the subnet, out on the bridge (and in on `in_dev` if set), are accepted.
 
@@ -69,7 +69,7 @@ class ForwardAllowIn:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardReject:
     """Whatever forwarded traffic of this family got this far on the bridge is rejected."""
 
@@ -80,7 +80,7 @@ class ForwardReject:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostAccept:
     """A service on the host that guests use (DHCP, DNS, TFTP) is accepted on the bridge."""
 
@@ -94,7 +94,7 @@ class HostAccept:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class NatExclude:
     """Packets from the subnet to `destination` leave untranslated (they never leave the host)."""
 
@@ -106,7 +106,7 @@ class NatExclude:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class NatTranslate:
     """Packets from the subnet to anywhere outside it get a new source.
 
@@ -136,7 +136,7 @@ class Verdict(enum.Enum):
     REJECT = "reject"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Dnat:
     """New connections to a host port are sent to `target` (port forward, `expose`).
 
@@ -158,7 +158,7 @@ class Dnat:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardAllowDnat:
     """A connection that netc's DNAT sent to a guest port is accepted on its way to the bridge.
 
@@ -176,7 +176,7 @@ class ForwardAllowDnat:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class NatHairpin:
     """A guest's connection to a forwarded port of another guest (same bridge) is masqueraded.
 
@@ -194,7 +194,7 @@ class NatHairpin:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardCrossEstablished:
     """Replies on connections between guests that something allowed (hairpins) pass the bridge."""
 
@@ -204,7 +204,7 @@ class ForwardCrossEstablished:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardIsolate:
     """Guests on one bridge may not talk to each other: in and out on the bridge is rejected.
 
@@ -218,7 +218,7 @@ class ForwardIsolate:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardFilter:
     """Guest traffic from `subnet` to `destination` is accepted or rejected before the defaults."""
 
@@ -233,7 +233,7 @@ class ForwardFilter:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class ForwardFilterIn:
     """Traffic from `source` to `destination` (a guest subnet, or a prefix inside one), out on
     the bridge and in on any *other* interface, is accepted or rejected first in the forward path
@@ -254,7 +254,7 @@ class ForwardFilterIn:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostAcceptEstablished:
     """Replies to connections the host opened to guests come back in (before the host reject)."""
 
@@ -264,7 +264,7 @@ class HostAcceptEstablished:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostAcceptIcmp:
     """ICMP from guests to the host passes; for IPv6 this carries neighbour discovery."""
 
@@ -274,7 +274,7 @@ class HostAcceptIcmp:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostAllow:
     """A service listed in `services { }` is accepted from guests to the host."""
 
@@ -287,7 +287,7 @@ class HostAllow:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostReject:
     """Whatever else guests send to the host is rejected (only when `services` is given)."""
 
@@ -306,6 +306,25 @@ Intent = (
     | NatExclude
     | NatTranslate
     | Dnat
+    | ForwardAllowDnat
+    | NatHairpin
+    | ForwardCrossEstablished
+    | ForwardIsolate
+    | ForwardFilter
+    | ForwardFilterIn
+    | HostAcceptEstablished
+    | HostAcceptIcmp
+    | HostAllow
+    | HostReject
+)
+
+# The intents that name the bridge their rule matches on (all but the NAT ones).
+OnBridge = (
+    ForwardCross
+    | ForwardAllowOut
+    | ForwardAllowIn
+    | ForwardReject
+    | HostAccept
     | ForwardAllowDnat
     | NatHairpin
     | ForwardCrossEstablished

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from .record import record
+from dataclasses import dataclass
 
 from .span import Span
 
@@ -31,6 +31,24 @@ class Family(enum.Enum):
 _IPV4, _IPV6 = Family.IPV4, Family.IPV6
 
 
+def zone_id_problem(text: str) -> tuple[str, str] | None:
+    """Why `text` cannot stand for an address in a rule: (message, hint), or None.
+
+    Python's `ipaddress` accepts an IPv6 zone id (`fe80::1%eth0`) with any characters after the
+    `%`, newlines and braces included, and prints it back with the address: in an nft rule, an
+    iptables line or generated `.net` text that is an injection, and no loader means anything by
+    it. Every reader of addresses (the `.net` builder, the libvirt XML reader) asks this first.
+    """
+    head, percent, zone = text.partition("%")
+    if not percent:
+        return None
+    shown_zone = zone if zone.isprintable() and len(zone) <= 20 else repr(zone[:20])
+    return (
+        f"'{head}%{shown_zone}' has an IPv6 zone id: a firewall rule matches addresses, not links",
+        f"write the address without '%{shown_zone}'",
+    )
+
+
 def _family_of(value: IPAddress | IPInterface | IPNetwork) -> Family:
     return _IPV4 if value.version == 4 else _IPV6
 
@@ -49,7 +67,7 @@ class Mode(enum.Enum):
     ISOLATED = "isolated"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class PortRange:
     first: int
     last: int
@@ -61,7 +79,7 @@ class PortRange:
 DEFAULT_NAT_PORTS = PortRange(1024, 65535)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class AddressRange:
     """An inclusive range of addresses of one family (`first == last` for a single address)."""
 
@@ -73,7 +91,7 @@ class AddressRange:
         return _family_of(self.first)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class DhcpHost:
     address: IPAddress
     mac: str | None
@@ -81,7 +99,7 @@ class DhcpHost:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Subnet:
     """One `ip` block: the host's gateway address on the bridge, its prefix, and what it serves."""
 
@@ -106,7 +124,7 @@ class Subnet:
         return bool(self.dhcp_ranges or self.dhcp_hosts)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Forward:
     mode: Mode
     dev: str | None
@@ -120,7 +138,7 @@ class Forward:
         return next((r for r in self.nat_addresses if r.family is family), None)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class PortForward:
     """`expose`: connections to a host port are sent to a guest's port (DNAT).
 
@@ -141,7 +159,7 @@ class PortForward:
         return _family_of(self.target)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostService:
     """One entry of `services { ... }`: a port (range) guests may reach on the host.
 
@@ -156,7 +174,7 @@ class HostService:
     span: Span
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class HostServices:
     """The guest → host allow-list; whatever else guests send to the host is rejected."""
 
@@ -169,7 +187,7 @@ class FilterAction(enum.Enum):
     DENY = "deny"
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class GuestFilter:
     """`allow` / `deny` of guest traffic to a destination, before the forward mode's defaults.
 
@@ -187,7 +205,7 @@ class GuestFilter:
         return _family_of(self.destination)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class InboundFilter:
     """`allow from` / `deny from`: traffic from `source` to the guests, before the mode's inbound
     defaults. Stateless like `GuestFilter`: every packet from `source` matches, replies to the
@@ -208,7 +226,7 @@ class InboundFilter:
         return _family_of(self.source)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Network:
     name: str
     bridge: str
@@ -217,7 +235,7 @@ class Network:
     dns: bool
     ipv6_guests: bool  # libvirt's <network ipv6='yes'>: IPv6 between guests without a subnet
     span: Span
-    # Beyond libvirt (issue 8); defaults keep positional construction above working.
+    # Port forwards, services, filters, isolation (not in libvirt); defaults keep positional construction above working.
     port_forwards: tuple[PortForward, ...] = ()
     services: HostServices | None = None  # None: the host is not closed to guests (libvirt)
     filters: tuple[GuestFilter, ...] = ()  # first match wins, in the order written
@@ -228,7 +246,7 @@ class Network:
         return tuple(s for s in self.subnets if s.family is family)
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Program:
     """Every network of one compilation, in source order."""
 

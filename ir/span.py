@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .record import record
+from dataclasses import dataclass
 
 
-@record
+@dataclass(frozen=True, slots=True)
 class Span:
     """A 1-based line/column range in one source file (end is exclusive)."""
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import NoReturn
+from functools import partial
+from typing import NoReturn, TypeVar
 
 from netc.compiler import names
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
-from netc.ir.model import IPAddress, IPInterface, Mode
+from netc.ir.model import IPAddress, IPInterface, Mode, zone_id_problem
 
 from .records import LvBootp, LvForward, LvHost, LvIp, LvNetwork, LvPorts, LvRange, LvTftp
 from .xmltree import Element
+
+T = TypeVar("T")
 
 # libvirt's forward modes (virNetworkForwardType) and what netc makes of them.
 FIREWALLED_MODES = {"nat": Mode.NAT, "route": Mode.ROUTE, "open": Mode.OPEN}
@@ -65,19 +68,21 @@ class Reader:
         self.problems.append(Diagnostic(message, element.span, hint))
         raise _Invalid
 
-    def note(self, key: str, element: Element, message: str) -> None:
+    def note(self, key: str, element: Element, message: str, detail: bool = False) -> None:
+        """Record a note once per kind; a `detail` (no firewall meaning) is shown only with -v."""
         if key not in self._noted:
             self._noted.add(key)
-            self.notes.append(Diagnostic(message, element.span))
+            self.notes.append(Diagnostic(message, element.span, detail=detail))
 
     def ignore(self, element: Element, why: str) -> None:
         self.note(
             element.tag,
             element,
             f"<{shown(element.tag)}> {why}; it does not affect the firewall, ignored",
+            detail=True,
         )
 
-    def attempt(self, read: Callable[[], object]) -> object | None:
+    def attempt(self, read: Callable[[], T]) -> T | None:
         try:
             return read()
         except _Invalid:
@@ -93,6 +98,9 @@ class Reader:
 
     def address(self, element: Element, attr: str, value: str | None = None) -> IPAddress:
         text = self.required(element, attr) if value is None else value
+        zoned = zone_id_problem(text)
+        if zoned:
+            self.fail(element, f"{attr}={zoned[0]}", zoned[1])
         try:
             return ipaddress.ip_address(text)
         except ValueError:
@@ -108,7 +116,7 @@ class Reader:
 
     def port(self, element: Element, attr: str) -> int:
         text = self.required(element, attr)
-        if not text.isdigit() or int(text) > 65535:
+        if not (text.isascii() and text.isdecimal()) or int(text[:6]) > 65535:
             self.fail(element, f"{attr}='{shown(text)}' is not a port number (0-65535)")
         return int(text)
 
@@ -135,7 +143,8 @@ class Reader:
         forward = self.attempt(lambda: self.forward(forward_el)) if forward_el is not None else None
         if forward_el is not None and forward_el.get("mode") in UNFIREWALLED_MODES:
             raise _Invalid  # said all there is to say (such networks often have no bridge)
-        if bridge_el is None or not bridge_el.get("name"):
+        bridge_name = bridge_el.get("name") if bridge_el is not None else None
+        if bridge_el is None or not bridge_name:
             self.fail(
                 bridge_el if bridge_el is not None else root,
                 f"network '{shown(name)}' has no <bridge name=...>",
@@ -144,7 +153,7 @@ class Reader:
             )
         self.bridge_extras(bridge_el)
         ipv6 = bool(self.attempt(lambda: self.yes_no(root, "ipv6", False)))
-        ips = [self.attempt(lambda ip=ip: self.ip(ip)) for ip in root.all("ip")]
+        ips = [self.attempt(partial(self.ip, ip)) for ip in root.all("ip")]
         dns = True
         if dns_el is not None:
             dns = bool(self.attempt(lambda: self.yes_no(dns_el, "enable", True)))
@@ -155,6 +164,7 @@ class Reader:
                         child,
                         f"<dns><{shown(child.tag)}> configures dnsmasq; "
                         "it does not affect the firewall, ignored",
+                        detail=True,
                     )
         for child in root.children:
             if child.tag in ("name", "bridge", "forward", "ip", "dns", "port"):
@@ -175,10 +185,10 @@ class Reader:
         return LvNetwork(
             name,
             name_el.span,
-            bridge_el.get("name").strip(),
+            bridge_name.strip(),
             bridge_el.span,
             forward,
-            tuple(ips),
+            tuple(ip for ip in ips if ip is not None),  # none is None: problems raised above
             dns,
             dns_el.span if dns_el is not None else None,
             ipv6,
@@ -233,11 +243,11 @@ class Reader:
         return found[0] if found else None
 
     def bridge_extras(self, bridge: Element) -> None:
-        if bridge.get("zone"):
+        if zone := bridge.get("zone"):
             self.note(
                 "bridge zone",
                 bridge,
-                f"<bridge zone='{shown(bridge.get('zone'))}'> puts the bridge in a firewalld zone; "
+                f"<bridge zone='{shown(zone)}'> puts the bridge in a firewalld zone; "
                 "netc does not manage firewalld zones, ignored",
             )
         for attr in BRIDGE_IGNORED_ATTRS:
@@ -246,6 +256,7 @@ class Reader:
                     f"bridge {attr}",
                     bridge,
                     f"<bridge {attr}=...> does not affect the firewall; ignored",
+                    detail=True,
                 )
 
     def forward(self, element: Element) -> LvForward:
@@ -314,7 +325,7 @@ class Reader:
         for value in (first, last):
             if value.version != 4:
                 self.fail(el, f"<nat><address> {value} is not IPv4 (libvirt NATs to IPv4 only)")
-        if last < first:
+        if int(last) < int(first):  # both IPv4, checked above
             self.fail(el, f"<nat><address> range {first} - {last} is reversed")
         return (LvRange(first, last, el.span),)
 
@@ -355,6 +366,7 @@ class Reader:
                             child,
                             "<dhcp><host> without ip= only names a guest; it does not affect "
                             "the firewall, ignored",
+                            detail=True,
                         )
                         continue
                     hosts.append(
@@ -395,7 +407,7 @@ class Reader:
                 self.fail(element, f"netmask='{shown(netmask)}' is not a valid IPv4 netmask")
         elif prefix is not None:
             limit = 32 if address.version == 4 else 128
-            if not prefix.isdigit() or int(prefix) > limit:
+            if not (prefix.isascii() and prefix.isdecimal()) or int(prefix[:4]) > limit:
                 self.fail(element, f"prefix='{shown(prefix)}' is not a prefix length (0-{limit})")
             length = int(prefix)
         else:

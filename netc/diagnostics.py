@@ -24,6 +24,7 @@ class Diagnostic:
     span: Span | None = None
     hint: str | None = None
     file: str | None = None  # for errors about a whole file (missing, unreadable, empty)
+    detail: bool = False  # a note only `-v` shows: it changes nothing in the rules
 
     @property
     def where(self) -> str:
@@ -128,9 +129,11 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     return "\n".join(out) + "\n"
 
 
-def render_notes(notes: Sequence[Diagnostic]) -> str:
-    """Render remarks that are not errors (e.g. ignored libvirt XML elements) for stderr."""
-    return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in notes)
+def render_notes(notes: Sequence[Diagnostic], verbose: bool = False) -> str:
+    """Render remarks that are not errors (e.g. a renamed libvirt network) for stderr; details
+    (elements without firewall meaning, e.g. `<uuid>`) only when `verbose`."""
+    shown_notes = [d for d in notes if verbose or not d.detail]
+    return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in shown_notes)
 
 
 def _one_line(text: str) -> str:

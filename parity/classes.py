@@ -9,6 +9,8 @@ checking one representative per class is a proof for the modelled fragment.
 
 from __future__ import annotations
 
+from typing import Any
+
 import bisect
 from dataclasses import dataclass
 
@@ -38,7 +40,7 @@ class FieldClasses:
     def __len__(self) -> int:
         return len(self.reps)
 
-    def index_of(self, value: object) -> int:
+    def index_of(self, value: Any) -> int:  # the field's value type
         if len(self.reps) == 1:
             return 0
         if self.spans is not None and value is not None:
@@ -172,6 +174,7 @@ def build_domain(rulesets: tuple[Ruleset, ...], path: Path, family: Family) -> D
             fc = _interval_classes(f, atoms, 255, sorted(PORT_PROTOCOLS | {1, 58}))
         elif f in (Field.SPORT, Field.DPORT):
             inner = _interval_classes(f, atoms, 65535)
+            assert inner.spans is not None
             # class 0 is "no ports" (icmp, ...); the rest are real port intervals
             fc = FieldClasses(f, (None,) + inner.reps, ((-1, -1),) + inner.spans)
         elif f is Field.CT:

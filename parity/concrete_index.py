@@ -11,6 +11,8 @@ examined (`rules_seen`, the kernel-cost model of bench/traverse.py) the evaluato
 
 from __future__ import annotations
 
+from typing import Any
+
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -39,14 +41,17 @@ def _file_names(chain: Chain, field: Field) -> _FieldFile | None:
     names: dict[str, list[int]] = {}
     filed = 0
     for p, rule in enumerate(chain.rules):
-        tests = [a for a in rule.atoms if a.field is field and _required(a)]
-        tests = [a for a in tests if isinstance(a.test, Names)]
-        literal = [a for a in tests if not any(q.endswith("*") for q in a.test.patterns)]
+        tests = [
+            a.test
+            for a in rule.atoms
+            if a.field is field and _required(a) and isinstance(a.test, Names)
+        ]
+        literal = [t for t in tests if not any(q.endswith("*") for q in t.patterns)]
         if not literal:
             always.append(p)
             continue
         filed += 1
-        for name in literal[0].test.patterns:
+        for name in literal[0].patterns:
             names.setdefault(name, []).append(p)
     if not filed:
         return None
@@ -58,14 +63,14 @@ def _file_spans(chain: Chain, field: Field) -> _FieldFile | None:
     filed: list[tuple[int, tuple[tuple[int, int], ...]]] = []
     for p, rule in enumerate(chain.rules):
         tests = [
-            a
+            a.test
             for a in rule.atoms
             if a.field is field and _required(a) and isinstance(a.test, Intervals)
         ]
         if not tests:
             always.append(p)
         else:
-            filed.append((p, tests[0].test.spans))
+            filed.append((p, tests[0].spans))
     if not filed:
         return None
     cuts = sorted({v for _, spans in filed for lo, hi in spans for v in (lo, hi + 1)})
@@ -83,11 +88,12 @@ def _file_spans(chain: Chain, field: Field) -> _FieldFile | None:
     return _FieldFile(field, tuple(always), None, cuts, [tuple(x) for x in per])
 
 
-def _candidates(ff: _FieldFile, value: object) -> tuple[int, ...] | None:
+def _candidates(ff: _FieldFile, value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
     if ff.names is not None:
         return ff.names.get(value, ())
+    assert ff.starts is not None and ff.spans is not None  # an interval field
     i = bisect_right(ff.starts, value) - 1
     return ff.spans[i] if i >= 0 else ()
 
@@ -131,7 +137,7 @@ def chain_file(chain: Chain) -> ChainFile:
     return hit[1]
 
 
-_VMAPS: dict[int, tuple[object, dict]] = {}
+_VMAPS: dict[int, tuple[object, tuple[Field | None, Any]]] = {}
 
 
 def vmap_first(action, get) -> int | None:
@@ -157,7 +163,7 @@ def vmap_first(action, get) -> int | None:
     return first[i] if i >= 0 else None
 
 
-def _vmap_table(action) -> tuple[Field | None, object]:
+def _vmap_table(action) -> tuple[Field | None, Any]:  # a dict, (starts, first) or None
     keys = [key for key, _ in action.vmap]
     fields = {key.field for key in keys}
     if len(fields) != 1 or not all(_required(key) for key in keys):

@@ -13,10 +13,14 @@ from netc's names. Fields rewritten by NAT (`rw`) are not used to skip anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from typing import TypeVar
+
 from .model import Field
+
+E = TypeVar("E")
 
 DISPATCH_FIELDS = (Field.IIF, Field.OIF, Field.SADDR, Field.DADDR)
 NARROW = 64  # an entry whose mask holds more classes than this is listed as "wide" (always tried)
@@ -87,6 +91,7 @@ class EntryIndex:
         if cost >= limit:
             return None
         if found is None:
+            pool: Iterable[int]
             if best < 0:
                 pool = range(len(self.masks))
             else:
@@ -116,7 +121,7 @@ class EntryIndex:
 
 
 def build_entry_index(
-    entries: Sequence[object], masks_of: Callable[[object], dict], fields=DISPATCH_FIELDS
+    entries: Sequence[E], masks_of: Callable[[E], dict], fields=DISPATCH_FIELDS
 ) -> EntryIndex:
     """Index `entries` by `masks_of(entry)`, a dict field -> mask (absent: not tested)."""
     rows = []

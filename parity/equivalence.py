@@ -11,6 +11,8 @@ class concretely, one by one: the slow references the fast path is tested agains
 
 from __future__ import annotations
 
+from typing import Any
+
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -75,6 +77,7 @@ def class_key(fc: FieldClasses, i: int) -> tuple:
     f = fc.field
     rep = fc.reps[i]
     if f in (Field.IIF, Field.OIF):
+        assert fc.labels is not None  # interface classes have labels
         lab = fc.labels[i]
         return (0 if lab == rep else 1 if "*" in lab else 2, str(rep))
     if f is Field.L4PROTO:
@@ -97,7 +100,7 @@ _NICE = {
 }
 
 
-def nice_value(fc: FieldClasses, i: int, family: Family) -> object:
+def nice_value(fc: FieldClasses, i: int, family: Family) -> Any:
     """A readable member of class i: documentation addresses and common ports when inside."""
     rep = fc.reps[i]
     if fc.spans is None or rep is None:
@@ -160,7 +163,7 @@ def _class_order(fc: FieldClasses) -> tuple[list[int], list[int]]:
 
 
 def cube_key(domain: Domain, cube: Cube) -> tuple:
-    key = [PATH_ORDER.index(domain.path), FAMILY_ORDER.index(domain.family)]
+    key: list = [PATH_ORDER.index(domain.path), FAMILY_ORDER.index(domain.family)]
     for f in KEY_FIELDS:
         fc = domain.fields[f]
         key.append(class_key(fc, best_index(fc, cube[f])))
@@ -168,7 +171,7 @@ def cube_key(domain: Domain, cube: Cube) -> tuple:
 
 
 def packet_in(domain: Domain, choice: dict[Field, int]) -> Packet:
-    def val(f: Field) -> object:
+    def val(f: Field) -> Any:
         return nice_value(domain.fields[f], choice[f], domain.family)
 
     return Packet(
@@ -242,7 +245,7 @@ def verify(
     suspects: list[tuple[tuple, int, Domain, tuple, Cube]] = []
     differing = 0
     for domain in domains(a, b):
-        row = [f"{domain.path.value}/{domain.family.value}", 0, 0]
+        row: list = [f"{domain.path.value}/{domain.family.value}", 0, 0]  # label, cubes, regions
         stats.append(row)
         if method == "product":
             for cube in product_cubes(domain, br_netfilter):
@@ -364,7 +367,7 @@ def _simplest_regions(diffs, limit: int):
     heap = [(key, n, domain, cube) for n, (key, domain, cube) in enumerate(diffs)]
     heapq.heapify(heap)
     counter = len(heap)
-    out = []
+    out: list[tuple[Domain, Cube]] = []
     while heap and len(out) < limit:
         _, _, domain, cube = heapq.heappop(heap)
         parts = _refine(domain, cube)

@@ -17,6 +17,8 @@ class representative, and counterexamples are always re-checked here. Kernel beh
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, replace
 
 from .model import (
@@ -63,10 +65,10 @@ class Packet:
     ct_snat: bool = False
     daddr_local: bool = False
 
-    def get(self, field: Field) -> object:
+    def get(self, field: Field) -> Any:  # str, int, bool or None, by field
         return _GETTERS[field](self)
 
-    def with_field(self, field: Field, value: object) -> "Packet":
+    def with_field(self, field: Field, value: Any) -> "Packet":
         return replace(self, **{_NAMES[field]: value})
 
     def __post_init__(self) -> None:
@@ -187,7 +189,9 @@ class ChainResult:
     action: Action | None
 
 
-def lookup(table: Table, name: str, rule: Rule) -> Chain:
+def lookup(table: Table, name: str | None, rule: Rule) -> Chain:
+    if name is None:
+        raise ParityError("jump without a target chain", rule.loc)
     chain = table.chains.get(name)
     if chain is None:
         raise ParityError(f"jump to unknown chain {name!r}", rule.loc)
@@ -236,7 +240,7 @@ def run_chain(
         if kind is Kind.CONTINUE:
             continue
         if kind in (Kind.ACCEPT, Kind.DROP, Kind.REJECT, Kind.NAT, Kind.RETURN):
-            if kind is Kind.NAT and action.nat.family not in (None, pkt.family):
+            if kind is Kind.NAT and action.nat and action.nat.family not in (None, pkt.family):
                 continue
             return ChainResult(kind, rule, action)
         sub = run_chain(table, lookup(table, action.target, rule), pkt, depth + 1, rules_seen)
@@ -267,7 +271,7 @@ def apply_nat(pkt: Packet, nat: Nat) -> Packet:
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     outcome: Outcome
-    trace: tuple[tuple[Loc, str], ...]  # deciding rules, for the report
+    trace: tuple[tuple[Loc | None, str], ...]  # deciding rules, for the report
 
 
 def dnatted(nats: tuple[NatApplied, ...] | list[NatApplied]) -> bool:
@@ -306,7 +310,7 @@ def evaluate(
     """
     candidate = bridge_candidate(pkt, br_netfilter)
     nats: list[NatApplied] = []
-    trace: list[tuple[Loc, str]] = []
+    trace: list[tuple[Loc | None, str]] = []
     for hook in pkt.path.hooks:
         bridged = candidate and hook is Hook.PREROUTING
         for stage in plan(ruleset, hook, pkt.family):
@@ -318,7 +322,7 @@ def evaluate(
                     trace.append((res.rule.loc, res.rule.text))
                 kind = res.kind
                 if kind is Kind.RETURN:
-                    kind = chain.base.policy
+                    kind = chain.policy
                     if kind is Kind.DROP:
                         trace.append((chain.loc, f"policy drop of {table.name} {chain.name}"))
                 if kind in (Kind.DROP, Kind.REJECT) and bridged and not dnatted(nats):
@@ -326,13 +330,17 @@ def evaluate(
                 if kind is Kind.DROP:
                     return Evaluation(DROP, tuple(trace))
                 if kind is Kind.REJECT:
+                    assert res.action is not None and res.action.reject is not None  # a rule's
                     reject = resolve_reject(res.action.reject, pkt.family)
                     return Evaluation(Outcome("reject", reject), tuple(trace))
                 if kind is Kind.NAT:
+                    assert res.rule is not None and res.action is not None  # a rule's NAT
+                    nat = res.action.nat
+                    assert nat is not None
                     if not stage.nat:
                         raise ParityError("NAT statement outside a nat chain", res.rule.loc)
-                    nats.append(NatApplied(hook, res.action.nat))
-                    pkt = apply_nat(pkt, res.action.nat)
+                    nats.append(NatApplied(hook, nat))
+                    pkt = apply_nat(pkt, nat)
                     break  # first binding at this hook wins
         if bridged and not dnatted(nats):
             return Evaluation(ACCEPT, ())  # bridged: never reaches the IP hooks

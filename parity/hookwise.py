@@ -57,7 +57,9 @@ def check_domain(
     # connection already NATed): one cube instead of four, and a difference that only such
     # combinations show is a suspect, cleared by the exact re-check over real packets.
     everything = tuple((1 << len(fc)) - 1 for fc in domain.fields)
-    inputs = [(c, {}, (), cand) for c, cand in _candidates(eng_a, domain, everything)]
+    inputs: list[tuple[Cube, dict, tuple, bool]] = [
+        (c, {}, (), cand) for c, cand in _candidates(eng_a, domain, everything)
+    ]
     regions = 0
     suspects: list[Cube] = []
     hooks = domain.path.hooks

@@ -280,8 +280,8 @@ class IptablesParser:
         rest = words[1:]
         if not rest and cmd not in ("flush", "delete-chain", "zero"):
             raise ParityError(f"{first.text} needs a chain name", loc_of(first))
-        chain_name = rest[0].text if rest else None
-        if chain_name is not None and chain_name not in chains and cmd != "new":
+        chain_name = rest[0].text if rest else ""  # only flush, delete-chain, zero allow none
+        if chain_name and chain_name not in chains and cmd != "new":
             raise ParityError(f"no chain {chain_name!r} in table {table}", loc_of(rest[0]))
         rest = rest[1:]
         if cmd == "new":
@@ -296,7 +296,7 @@ class IptablesParser:
         if cmd == "zero":
             return
         if cmd == "delete-chain":
-            if chain_name is None:
+            if not chain_name:
                 for name in [n for n in chains if n not in BUILTIN[table]]:
                     del chains[name]
                 return
@@ -401,7 +401,7 @@ class _RuleParser:
 
     def option(self, opt: str, w: Word, args: list[Word], negate: bool) -> None:
         loc = self.loc_of(w)
-        arg = args[0] if args else None
+        arg = args[0] if args else Word("", w.col)  # options without an argument never read it
         if self.target is not None and opt not in _TARGET_OPTS:
             raise ParityError(f"option {w.text} after the target", loc)
         if negate and opt not in _NEGATABLE:

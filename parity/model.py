@@ -9,6 +9,8 @@ proves nothing).
 
 from __future__ import annotations
 
+from typing import Any
+
 import enum
 import ipaddress
 from dataclasses import dataclass, field
@@ -185,7 +187,7 @@ class Atom:
     missing: bool = False
     family: Family | None = None
 
-    def matches(self, value: object) -> bool:
+    def matches(self, value: Any) -> bool:  # the field's value: str, int or bool
         if value is None:
             return self.missing
         return self.test.contains(value) != self.negate
@@ -223,8 +225,8 @@ class Nat:
             lo, hi = (_fmt_addr(self.family, a) for a in self.addrs)
             parts.append(f"to {lo}" if lo == hi else f"to {lo}-{hi}")
         if self.ports is not None:
-            lo, hi = self.ports
-            parts.append(f"ports {lo}" if lo == hi else f"ports {lo}-{hi}")
+            first, last = self.ports
+            parts.append(f"ports {first}" if first == last else f"ports {first}-{last}")
         parts.extend(self.flags)
         return " ".join(parts)
 
@@ -281,6 +283,15 @@ class Chain:
     rules: tuple[Rule, ...]
     base: BaseHook | None = None
     loc: Loc | None = None
+
+    @property
+    def policy(self) -> Kind:
+        """A base chain's policy: the verdict of a packet that returns from it."""
+        if self.base is None:
+            raise ParityError(
+                f"chain {self.name!r} is not a base chain: it has no policy", self.loc
+            )
+        return self.base.policy
 
 
 @dataclass(frozen=True, slots=True)

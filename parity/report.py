@@ -48,6 +48,7 @@ def describe_field_mask(domain: Domain, f: Field, mask: int) -> str | None:
     if f in (Field.SPORT, Field.DPORT) and len(idx) == len(fc) - 1 and fc.reps[0] is None:
         return None  # every port: say nothing
     if f in (Field.IIF, Field.OIF):
+        assert fc.labels is not None  # interface classes have labels
         return ", ".join(fc.labels[i] for i in idx)
     if f is Field.CT:
         return ",".join(fc.reps[i] for i in idx)
@@ -57,6 +58,7 @@ def describe_field_mask(domain: Domain, f: Field, mask: int) -> str | None:
         return "/".join(str(fc.reps[i]).lower() for i in idx)
     if f is Field.NFPROTO:
         return None
+    assert fc.spans is not None  # the remaining fields are intervals
     spans = [fc.spans[i] for i in idx if fc.reps[i] is not None]
     none = any(fc.reps[i] is None for i in idx)
     parts = []

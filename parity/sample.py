@@ -9,6 +9,8 @@ only for port protocols and new connections carry no NAT status), a value inside
 
 from __future__ import annotations
 
+from typing import Any
+
 import random
 from dataclasses import dataclass
 
@@ -34,7 +36,7 @@ class SampleResult:
     examples: tuple[SampleDifference, ...]
 
 
-def _value(fc: FieldClasses, i: int, rng: random.Random) -> object:
+def _value(fc: FieldClasses, i: int, rng: random.Random) -> Any:  # the field's value type
     if fc.spans is None or fc.reps[i] is None:
         return fc.reps[i]
     lo, hi = fc.spans[i]
@@ -43,7 +45,7 @@ def _value(fc: FieldClasses, i: int, rng: random.Random) -> object:
 
 def _draw(domain: Domain, cubes: list, weights: list[int], rng: random.Random) -> Packet:
     cube = rng.choices(cubes, weights)[0]
-    values = {}
+    values: dict[Field, Any] = {}
     for f in Field:
         fc = domain.fields[f]
         bits = [i for i in range(len(fc)) if cube[f] >> i & 1]

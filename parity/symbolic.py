@@ -30,6 +30,7 @@ from .evaluate import (
     plan,
 )
 from .model import (
+    Action,
     Atom,
     Chain,
     Field,
@@ -65,7 +66,7 @@ def cube_size(cube: Cube) -> int:
 @dataclass(frozen=True, slots=True)
 class _Res:
     kind: Kind
-    action: object = None  # Action for terminal results
+    action: Action | None = None  # for terminal results
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +142,9 @@ class SymbolicEngine:
                         if rep is not None and rep.startswith(p[:-1]):
                             m |= 1 << i
                 else:
-                    i = index.names.get(p)
-                    if i is not None:
-                        m |= 1 << i
+                    j = index.names.get(p)
+                    if j is not None:
+                        m |= 1 << j
         else:
             return _slow_mask(atom, index.reps)
         if atom.negate:
@@ -362,12 +363,13 @@ class SymbolicEngine:
                 for c2, res in self.run_chain(table, chain, c, rw):
                     kind = res.kind
                     if kind is Kind.RETURN:
-                        kind = chain.base.policy
+                        kind = chain.policy
                     if kind is Kind.ACCEPT:
                         nxt.append((c2, rw, nats))
                     elif kind is Kind.DROP:
                         final.append((c2, _unless_bridged(DROP, nats, bridged)))
                     elif kind is Kind.REJECT:
+                        assert res.action is not None and res.action.reject is not None
                         reject = resolve_reject(res.action.reject, family)
                         end = Outcome("reject", reject)
                         final.append((c2, _unless_bridged(end, nats, bridged)))
@@ -400,16 +402,18 @@ class SymbolicEngine:
                 for c2, res in self.run_chain(table, chain, c, rw):
                     kind = res.kind
                     if kind is Kind.RETURN:
-                        kind = chain.base.policy
+                        kind = chain.policy
                     if kind is Kind.ACCEPT:
                         cont.append(c2)
                     elif kind is Kind.DROP:
                         final.append((c2, _unless_bridged(DROP, nats, bridged)))
                     elif kind is Kind.REJECT:
+                        assert res.action is not None and res.action.reject is not None
                         reject = resolve_reject(res.action.reject, self.domain.family)
                         end = Outcome("reject", reject)
                         final.append((c2, _unless_bridged(end, nats, bridged)))
                     else:  # NAT: first binding at this hook wins
+                        assert res.action is not None and res.action.nat is not None
                         nat = res.action.nat
                         for c3 in _by_ports(c2) if nat.ports is not None else (c2,):
                             rw2 = self.rewrite(c3, rw, nat)

@@ -42,6 +42,24 @@ def require_kernel() -> None:
     pytest.skip(reason)
 
 
+def require_br_netfilter() -> None:
+    """Skip (under CI, fail) a test that needs the bridge's IP hooks when br_netfilter is absent.
+
+    The module is global: loaded, every namespace has its `net.bridge.bridge-nf-call-*` sysctls.
+    """
+    require_kernel()
+    if br_netfilter_loaded():
+        return
+    reason = "needs br_netfilter loaded (modprobe br_netfilter)"
+    if os.environ.get("CI"):
+        pytest.fail(f"kernel test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def br_netfilter_loaded() -> bool:
+    return os.path.isdir("/proc/sys/net/bridge")
+
+
 _cached: list[str | None] = []
 
 

@@ -20,8 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from libvirt_replay import CASES, Case, expected
+
+if TYPE_CHECKING:
+    from netc.parity.model import Ruleset
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "libvirt" / "corpus"
 
@@ -64,7 +68,7 @@ def _ipt(v4: str, v6: str, label: str):
     )
 
 
-def rulesets(corpus: Path, case: Case) -> dict[str, tuple[object, object]]:
+def rulesets(corpus: Path, case: Case) -> dict[str, tuple[Ruleset, Ruleset]]:
     """backend → (libvirt's Ruleset, netc's Ruleset) for one case."""
     from netc.parity import parse_nft
 

@@ -160,11 +160,11 @@ def nft_script(cmds: list[list[str]], by_name: bool = True, title: str = "") -> 
     out = [f"# {title}"] if title else []
     for (family, table), chains in tables.items():
         out.append(f"table {family} {table} {{")
-        for name, chain in chains.items():
+        for name, body in chains.items():
             out.append(f"\tchain {name} {{")
-            if chain.spec:
-                out.append(f"\t\t{chain.spec}")
-            out.extend(f"\t\t{rule}" for rule in chain.rules)
+            if body.spec:
+                out.append(f"\t\t{body.spec}")
+            out.extend(f"\t\t{rule}" for rule in body.rules)
             out.append("\t}")
         out.append("}")
     return "\n".join(out) + "\n"

@@ -24,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=".net file(s) or libvirt network XML; '-' reads stdin",
     )
     p.add_argument(
-        "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
+        "-t",
+        "--target",
+        type=lambda value: "nft" if value == "nftables" else value,
+        choices=sorted(TARGETS),
+        default="nft",
+        metavar="{nft,iptables,ip6tables}",
+        help="backend: nft (also spelled nftables), iptables or ip6tables (default: nft)",
     )
     p.add_argument("--remove", action="store_true", help="print the teardown instead")
     p.add_argument(
@@ -42,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
-    sys.stderr.write(render_notes(compiled.notes))
+    sys.stderr.write(render_notes(compiled.notes, args.verbose))
     if args.verify:
         from netc.verification import verify_compiled
 

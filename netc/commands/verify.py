@@ -105,6 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         networks = spec_of_files(args.spec)
     status, report = check(sides, networks, args.br_netfilter, args.examples, args.verbose)
     sys.stdout.write(report)
+    if status and len(sides) == 2:
+        sys.stdout.write(_missing_family_hint(sides))
     if args.sample:
         if args.sample < 0 or len(sides) != 2:
             raise ParityError("--sample N needs N > 0 and two rulesets")
@@ -122,3 +124,22 @@ def _run(args: argparse.Namespace) -> int:
         if result.differing:
             status = 1
     return status
+
+
+def _missing_family_hint(sides: list[Ruleset]) -> str:
+    """A side without any IPv6 rule against one with some: most likely a forgotten ip6tables half
+    (`v4.rules` alone against a dual-stack nft script), which otherwise reads as thousands of
+    IPv6 differences."""
+    from netc.parity.model import Family
+
+    has_v6 = [
+        any(Family.IPV6 in t.families and any(c.rules for c in t.chains.values()) for t in s.tables)
+        for s in sides
+    ]
+    if has_v6[0] == has_v6[1]:
+        return ""
+    with_v6, without = ("A", "B") if has_v6[0] else ("B", "A")
+    return (
+        f"hint: {with_v6} has IPv6 rules and {without} has none; if {without} is iptables text, "
+        "join its ip6tables half: v4.rules+v6.rules\n"
+    )

@@ -1,4 +1,4 @@
-"""Compiled rules in a real kernel do what libvirt's do (issue #2, "Behaviour in a real kernel").
+"""Compiled rules in a real kernel do what libvirt's do, packet by packet.
 
 Each scenario (a `.net` text and the topology shape it describes) is loaded with each backend in
 turn — nft, iptables-nft, iptables-legacy — into the host namespace of a *fresh* topology

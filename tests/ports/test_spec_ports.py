@@ -4,7 +4,7 @@ here.
 
 Each row is one concrete packet run through the verifier's concrete evaluator on the *shipped*
 golden text of each backend (so the table checks what users get, not the IR), with the verdict
-and NAT the `.net` semantics require. The rows cover, per issue 8:
+and NAT the `.net` semantics require. The rows cover:
 * port forwards: outside → forwarded port is DNATed and accepted; an untranslated connection to
   the same guest port is still rejected; hairpin (guest → forwarded address) is DNATed *and*
   masqueraded; the host's own connections are DNATed at output, loopback is not; `on ADDR` and
