@@ -101,14 +101,8 @@ class Builder:
         if isinstance(node, Token):
             line, column, end_line, end_column = node_position(node)
             return Span(self.filename, line, column, end_line, end_column)
-        meta = node.meta  # the runtime's Meta has these slots once the node has a positioned child
-        return Span(
-            self.filename,
-            meta.line,  # type: ignore[attr-defined]
-            meta.column,  # type: ignore[attr-defined]
-            meta.end_line,  # type: ignore[attr-defined]
-            meta.end_column,  # type: ignore[attr-defined]
-        )
+        meta = node.meta  # Lark's Meta has these once the node has a positioned child
+        return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def error(self, node: Tree | Token | Span, message: str, hint: str | None = None) -> None:
         span = node if isinstance(node, Span) else self.span(node)
@@ -205,7 +199,7 @@ class Builder:
 
     def once(self, seen: dict[str, Tree], key: str, node: Tree, where: str) -> bool:
         if key in seen:
-            first = seen[key].meta.line  # type: ignore[attr-defined]  # a slot of the runtime's Meta
+            first = seen[key].meta.line
             self.error(node, f"'{key}' given twice in {where}", f"the first is on line {first}")
             return False
         seen[key] = node
