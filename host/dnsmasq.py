@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Family, Network, Subnet
 
+from .files import write_atomic
 from .run import Host, which
 
 BINARY = "dnsmasq"
@@ -211,7 +212,4 @@ def drift(net: Network, server: Server) -> str | None:
 
 
 def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)

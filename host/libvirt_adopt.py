@@ -42,7 +42,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -54,6 +53,7 @@ from .apply import apply_sources
 from .down import _down
 from .lifecycle import Report, Where, compile_stored
 from .libvirt_daemon import FIREWALLED, Libvirt, as_open, check_name, forward_mode
+from .files import write_atomic
 from .run import Host
 
 DEFAULT_DIR = "/etc/netc/networks"
@@ -103,18 +103,7 @@ def save_record(where: Where, record: dict[str, Adopted]) -> None:
 
 
 def _write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".netc-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text if text.endswith("\n") else text + "\n", mode)
 
 
 # -- adopt -----------------------------------------------------------------------------------

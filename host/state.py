@@ -16,10 +16,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 
 from netc.diagnostics import Diagnostic, NetcError
+
+from .files import write_atomic
 
 DEFAULT_DIR = "/var/lib/netc"
 ENV = "NETC_STATE_DIR"
@@ -215,20 +216,5 @@ def save_state(path: str, state: State | None) -> None:
         except FileNotFoundError:
             pass
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o755, exist_ok=True)
     data = {"version": VERSION, **asdict(state)}
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode=0o600)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import re
 import sysconfig
-import tempfile
 from importlib import resources
 
 from netc.diagnostics import Diagnostic, NetcError
 
+from .files import write_atomic
 from .lifecycle import Report
 
 UNITS = ("netc-restore.service", "netc-firewall-reload.service")
@@ -120,15 +120,4 @@ def _read(path: str) -> str | None:
 
 def _write(path: str, text: str) -> None:
     """Replace `path` atomically: systemd never reads half a unit."""
-    fd, tmp = tempfile.mkstemp(prefix=".netc-unit-", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, text)
