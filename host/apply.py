@@ -81,7 +81,27 @@ def apply_sources(
         created_objects += tuple(t for t in installed.created_objects if t not in created_objects)
         report.say(f"rules: loaded into {choice.name}")
 
-    # Links: undo this run's link changes and rules if anything fails here.
+    # Links: first recorded as intended (a kill from here on leaves nothing `down` cannot
+    # find), then made; this run's link changes and rules are undone if anything fails here.
+    files = {net.name: next(p for p in sources if net.span.file == p) for net in networks}
+    planned = [
+        links.intended(
+            net, files[net.name], before.get(net.bridge), old.network(net.name) if old else None
+        )
+        for net in networks
+    ]
+    leaving = [n for n in old.networks if n.name not in files] if old else []
+    save_state(
+        where.state_file,
+        State(
+            choice.name,
+            sources,
+            tuple(planned + leaving),
+            old.sysctls if old else {},
+            created_objects,
+            chosen.listing(),
+        ),
+    )
     owned: list[NetworkState] = []
     flagged_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []  # (bridge, ports) this run
     try:
@@ -90,8 +110,7 @@ def apply_sources(
             if prior is not None and prior.bridge != net.bridge:
                 links.take_down(where.netns, prior)
                 prior = None
-            file = next(path for path, text in sources.items() if net.span.file == path)
-            state = links.bring_up(where.netns, net, file, before.get(net.bridge), prior)
+            state = links.bring_up(where.netns, net, files[net.name], before.get(net.bridge), prior)
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
             owned[-1], newly = _isolation(where.netns, net, state, prior, report)
@@ -100,6 +119,7 @@ def apply_sources(
         for bridge, ports in flagged_now:
             port_isolation.restore_ports(where.netns, bridge, ports)
         _undo(where, old, owned, chosen, unchanged, created_objects)
+        save_state(where.state_file, old)  # the links and rules are as they were again
         if _is_netlink_error(err):
             raise NetcError(
                 Diagnostic(

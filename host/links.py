@@ -127,6 +127,21 @@ def bring_up(
     return NetworkState(net.name, net.bridge, file, created, tuple(owned), was_up, index=index)
 
 
+def intended(
+    net: Network, file: str, before: LinkInfo | None, previous: NetworkState | None
+) -> NetworkState:
+    """What `bring_up` will own, recorded before it runs: a run killed half-way (SIGKILL, a
+    power cut) then leaves no bridge or address that `netc down` does not know of. A bridge
+    that is missing now is netc's; its ifindex is not known yet (0)."""
+    if previous is not None and previous.bridge == net.bridge:
+        return previous
+    present = set(before.addresses) if before else set()
+    adds = tuple(str(gw) for gw in _gateways(net) if str(gw) not in present)
+    return NetworkState(
+        net.name, net.bridge, file, before is None, adds, bool(before and before.up)
+    )
+
+
 def take_down(netns: str | None, owned: NetworkState) -> str | None:
     """Undo what `bring_up` did: delete a bridge netc created, else only netc's addresses.
 

@@ -80,3 +80,39 @@ def test_host_commands_need_root(tmp_path):
         )
         assert done.returncode == 2, done.stderr
         assert "needs root" in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_kill_half_way_through_apply_leaves_nothing_down_cannot_find(
+    scratch_ns, isolated_config, tmp_path
+):
+    """SIGKILL (here: os._exit) after the second of five bridges: `down` still removes them all."""
+    nets = "".join(
+        f"network n{i} {{\n bridge brk{i}\n forward nat\n ip 192.168.{60 + i}.1/24\n}}\n"
+        for i in range(5)
+    )
+    path = tmp_path / "five.net"
+    path.write_text(nets)
+    script = f"""
+import os, sys
+from netc.host import links
+real, made = links.bring_up, []
+def dying(*args, **kwargs):
+    if len(made) == 2:
+        os._exit(9)  # no cleanup runs: like SIGKILL
+    made.append(1)
+    return real(*args, **kwargs)
+links.bring_up = dying
+from netc.cli import main
+sys.exit(main(["apply", {str(path)!r}, "--netns", {scratch_ns!r}]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 9, done.stderr
+    assert "brk1" in nsrun(scratch_ns, "ip", "-br", "link")  # left behind by the killed run
+    down = subprocess.run(
+        [sys.executable, "-m", "netc", "down", "--netns", scratch_ns],
+        capture_output=True,
+        text=True,
+    )
+    assert down.returncode == 0, down.stderr
+    assert "brk" not in nsrun(scratch_ns, "ip", "-br", "link")
+    assert nsrun(scratch_ns, "nft", "list", "ruleset").strip() == ""
