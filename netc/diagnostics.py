@@ -104,7 +104,7 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     sources = sources or {}
     out: list[str] = []
     for d in diagnostics:
-        out.append(_one_line(f"{d.where}: error: {d.message}"))
+        out.append(_lines(f"{d.where}: error: {d.message}"))
         if d.span is not None and d.span.file in sources:
             # Lark counts lines by "\n" only; str.splitlines would also split at form feeds,
             # vertical tabs and U+2028, shifting every later line.
@@ -134,6 +134,13 @@ def render_notes(notes: Sequence[Diagnostic], verbose: bool = False) -> str:
     (elements without firewall meaning, e.g. `<uuid>`) only when `verbose`."""
     shown_notes = [d for d in notes if verbose or not d.detail]
     return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in shown_notes)
+
+
+def _lines(text: str) -> str:
+    """A message over several lines (a loader's own multi-line error): each continuation line
+    indented, so none can pass for a diagnostic of its own; every line escaped as one line."""
+    first, *rest = text.split("\n")
+    return "\n".join([_one_line(first), *(f"    {_one_line(line.strip())}" for line in rest)])
 
 
 def _one_line(text: str) -> str:

@@ -38,3 +38,14 @@ def test_nft_interface_name_too_long() -> None:
         parse_nft(text + '  iifname "abcdefghijklmnop" accept\n }\n}\n', "x.nft")
     assert "longer than 15 bytes" in str(refused.value)
     parse_nft(text + '  iifname "abcdefghijklmno" accept\n }\n}\n', "x.nft")
+
+
+def test_multi_line_loader_errors_keep_their_lines() -> None:
+    """A loader's error over several lines prints as indented lines, not a literal '\\n'."""
+    from netc.diagnostics import Diagnostic, render
+
+    text = render([Diagnostic("loading failed: line one\n    line two\nx.net:1:1: error: forged")])
+    lines = text.splitlines()
+    assert lines[0] == "netc: error: loading failed: line one" or lines[0].endswith("line one")
+    assert lines[1] == "    line two"
+    assert lines[2].startswith("    ") and "\\n" not in text  # indented: it cannot pose as one
