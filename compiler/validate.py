@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from collections.abc import Sequence
 
 from netc.diagnostics import Diagnostic, did_you_mean, shown
@@ -68,23 +70,45 @@ def _claims_overlap(a: PortForward, b: PortForward) -> bool:
 
 
 def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
-    """Host ports are the host's, not a network's: no two forwards anywhere may claim one."""
+    """Host ports are the host's, not a network's: no two forwards anywhere may claim one.
+
+    Each forward is reported against the first earlier one it overlaps. Claims are indexed by
+    family and protocol, single ports by port number, so 60,000 forwards check in linear time
+    (all pairs took minutes); forwards of a port range are compared with each range claimed.
+    """
     problems: list[Diagnostic] = []
+    singles: dict[tuple[object, object], dict[int, list[int]]] = {}
+    ranges: dict[tuple[object, object], list[int]] = {}
     claimed: list[tuple[Network, PortForward]] = []
     for net in networks:
         for fwd in net.port_forwards:
-            for other_net, other in claimed:
-                if _claims_overlap(fwd, other):
-                    where = "" if other_net is net else f" in network '{other_net.name}'"
-                    problems.append(
-                        Diagnostic(
-                            f"{fwd.proto.value} port {fwd.host_ports} is already forwarded to "
-                            f"{other.target}{where}",
-                            fwd.span,
-                            f"the first forward is at {other.span}",
-                        )
+            key = (fwd.family, fwd.proto)
+            by_port = singles.setdefault(key, {})
+            wide = ranges.setdefault(key, [])
+            first, last = fwd.host_ports.first, fwd.host_ports.last
+            if last - first < 1024:
+                near = [by_port[port] for port in range(first, last + 1) if port in by_port]
+            else:
+                near = list(by_port.values())
+            # each list is in claim order: merged lazily, the first overlap ends the search
+            earlier = heapq.merge(*near, wide)
+            other_net, other = next(
+                (claimed[i] for i in earlier if _claims_overlap(fwd, claimed[i][1])), (None, None)
+            )
+            if other is not None and other_net is not None:
+                where = "" if other_net is net else f" in network '{other_net.name}'"
+                problems.append(
+                    Diagnostic(
+                        f"{fwd.proto.value} port {fwd.host_ports} is already forwarded to "
+                        f"{other.target}{where}",
+                        fwd.span,
+                        f"the first forward is at {other.span}",
                     )
-                    break
+                )
+            if first == last:
+                by_port.setdefault(first, []).append(len(claimed))
+            else:
+                wide.append(len(claimed))
             claimed.append((net, fwd))
     return problems
 

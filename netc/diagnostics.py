@@ -103,14 +103,17 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     """Render diagnostics as text for stderr; `sources` maps file names to their text."""
     sources = sources or {}
     out: list[str] = []
+    split: dict[str, list[str]] = {}  # each source split once, not once per diagnostic
     for d in diagnostics:
         out.append(_lines(f"{d.where}: error: {d.message}"))
         if d.span is not None and d.span.file in sources:
             # Lark counts lines by "\n" only; str.splitlines would also split at form feeds,
             # vertical tabs and U+2028, shifting every later line.
-            lines = [line.removesuffix("\r") for line in sources[d.span.file].split("\n")]
+            lines = split.get(d.span.file)
+            if lines is None:
+                lines = split[d.span.file] = sources[d.span.file].split("\n")
             if 1 <= d.span.line <= len(lines):
-                text = _source_line(lines[d.span.line - 1])
+                text = _source_line(lines[d.span.line - 1].removesuffix("\r"))
                 start = max(d.span.column - 1, 0)
                 if d.span.end_line == d.span.line and d.span.end_column > d.span.column:
                     width = d.span.end_column - d.span.column
