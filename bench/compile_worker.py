@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     if "--tracemalloc" in argv:
         tracemalloc.start()
     start = clock()
-    from netc.compiler.api import compile_files, emit
+    from netc.pipeline import compile_files, emit
 
     imported = clock()
     result: dict = {"import_s": imported - start}

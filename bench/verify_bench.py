@@ -13,7 +13,7 @@ import statistics
 import time
 from pathlib import Path
 
-from netc.compiler.api import compile_sources, emit
+from netc.pipeline import compile_sources, emit
 from netc.parity import Family, parse_iptables, parse_nft, verify
 from netc.parity.spec import check_spec
 
@@ -34,7 +34,7 @@ def many_networks(n: int) -> str:
 
 
 def sides(source: str, name: str):
-    from netc.commands.verify import spec_from_networks
+    from netc.verification import spec_from_networks
 
     compiled = compile_sources([(name, source)])
     texts = {t: emit(compiled, t) for t in ("nft", "iptables", "ip6tables")}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
 from netc.ir.model import (
+    zone_id_problem,
     DEFAULT_NAT_PORTS,
     AddressRange,
     DhcpHost,
@@ -100,14 +101,8 @@ class Builder:
         if isinstance(node, Token):
             line, column, end_line, end_column = _token_position(node)
             return Span(self.filename, line, column, end_line, end_column)
-        meta = node.meta  # the runtime's Meta has these slots once the node has a positioned child
-        return Span(
-            self.filename,
-            meta.line,  # type: ignore[attr-defined]
-            meta.column,  # type: ignore[attr-defined]
-            meta.end_line,  # type: ignore[attr-defined]
-            meta.end_column,  # type: ignore[attr-defined]
-        )
+        meta = node.meta  # Lark's Meta has these once the node has a positioned child
+        return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def error(self, node: Tree | Token | Span, message: str, hint: str | None = None) -> None:
         span = node if isinstance(node, Span) else self.span(node)
@@ -131,6 +126,9 @@ class Builder:
         return value
 
     def address(self, token: Token) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        zoned = zone_id_problem(str(token))
+        if zoned:
+            return self.fail(token, *zoned)
         try:
             return _ip_address(str(token))
         except ValueError:
@@ -201,7 +199,7 @@ class Builder:
 
     def once(self, seen: dict[str, Tree], key: str, node: Tree, where: str) -> bool:
         if key in seen:
-            first = seen[key].meta.line  # type: ignore[attr-defined]  # a slot of the runtime's Meta
+            first = seen[key].meta.line
             self.error(node, f"'{key}' given twice in {where}", f"the first is on line {first}")
             return False
         seen[key] = node
@@ -345,6 +343,10 @@ class Builder:
             )
             return None
         address, prefix = value.split("/", 1)
+        zoned = zone_id_problem(address)
+        if zoned:
+            self.error(token, *zoned)
+            return None
         try:
             ip = _ip_address(address)
         except ValueError:

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netc.diagnostics import did_you_mean
+from netc.diagnostics import did_you_mean, shown
 from netc.ir.model import (
+    zone_id_problem,
     FilterAction,
     Forward,
     Family,
@@ -274,13 +275,18 @@ def _proto_ports(b: _Builder, node: Tree) -> tuple[Any, Any]:
 
 def _prefix(b: _Builder, token: Token) -> Any:
     """An address or a prefix without host bits (`10.0.0.0/8`, `203.0.113.5`)."""
+    zoned = zone_id_problem(str(token))
+    if zoned:
+        return b.fail(token, *zoned)
     try:
         return ipaddress.ip_network(str(token), strict=True)
     except ValueError:
         try:
             loose = ipaddress.ip_network(str(token), strict=False)
         except ValueError:
-            return b.fail(token, f"'{token}' is not an address or prefix (like 10.0.0.0/8)")
+            return b.fail(
+                token, f"'{shown(str(token))}' is not an address or prefix (like 10.0.0.0/8)"
+            )
         return b.fail(token, f"'{token}' has host bits set", f"did you mean {loose}?")
 
 

@@ -63,12 +63,12 @@ def network_problem(name: str) -> str | None:
     return None
 
 
-_PATH = re.compile(r"[A-Za-z0-9_./+@:,=-]+\Z")
+_PATH = re.compile(r"[A-Za-z0-9_./+@:=-]+\Z")  # no ",": dnsmasq splits its options on it
 
 
 def path_problem(path: str) -> str | None:
     if not path.isascii() or not _PATH.match(path):
-        return f"{_quoted(path)} may only use letters, digits and _ . / + @ : , = -"
+        return f"{_quoted(path)} may only use letters, digits and _ . / + @ : = -"
     if len(path) > MAX_PATH:
         return f"{_quoted(path)} is longer than {MAX_PATH} characters"
     return None

@@ -1,18 +1,16 @@
 """Source text → syntax tree, with syntax errors turned into diagnostics.
 
-The parser is an LALR(1) parser for `grammar/netc.lark`: Lark computes its tables ahead of time
-(`parser_tables.json`; regenerate with `python -m netc.compiler.regenerate_parser`, see that
-module for why) and netc's own runtime `lalr.py` runs them, building the tree Lark would build, so
-running netc does not import lark at all. A file with a syntax error is parsed again by
-`recover.py`, which reports every error rather than the first.
+The parser is Lark's LALR(1) parser for `grammar/netc.lark` (`syntax.py`). A file with a syntax
+error is parsed again by `recover.py`, which feeds the same parser token by token through its
+interactive interface and reports every error rather than the first.
 """
 
 from __future__ import annotations
 
 from netc.diagnostics import Diagnostic, NetcError
 
-from . import lalr
-from .lalr import LexFault, Token, Tree, UnexpectedToken
+from .lark_parser import Token, Tree, UnexpectedInput
+from .syntax import parser
 
 __all__ = ["Token", "Tree", "parse", "parse_recovering"]
 
@@ -29,13 +27,13 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     """Parse one source as far as possible: the tree of the networks without syntax errors, and
     a diagnostic for every syntax error (empty when the whole file is well-formed).
 
-    A well-formed file (the common case) goes through the runtime's own loop, several times as
-    fast as the token-by-token recovering driver; the first syntax error sends the whole file to
-    the driver, which finds every error. Both build the same tree for a well-formed file.
+    A well-formed file (the common case) goes through Lark's own parsing loop, much faster than
+    the token-by-token recovering driver; the first syntax error sends the whole file to the
+    driver, which finds every error. Both build the same tree for a well-formed file.
     """
     try:
-        tree = lalr.parse(text)
-    except (LexFault, UnexpectedToken):
+        tree = parser().parse(text)
+    except UnexpectedInput:
         from .recover import Recovery  # only files with errors pay for the messages
 
         return Recovery(text, filename).run()

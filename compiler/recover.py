@@ -1,7 +1,7 @@
 """Recovering from syntax errors: every syntax error of a file, each reported once, in words.
 
 `parse.py` sends a file here only when the fast parser stopped at an error. The tokens are fed to
-the interactive LALR parser (`lalr.Parser`) one by one; on an error the parser is rewound to the
+Lark's interactive LALR parser (`parse_interactive()`) one by one; on an error the parser is rewound to the
 start of the statement that failed and tokens are skipped, counting braces, until the next
 statement of the same network, the `}` that closes it or the next `network` keyword. Only then does
 parsing resume, so a mistake costs its own statement and never cascades into errors about the lines
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from netc.diagnostics import Diagnostic, did_you_mean, shown
 from netc.ir.span import Span
 
-from . import lalr
-from .lalr import LITERALS, LexFault, Parser, Token, Tree, UnexpectedToken
+from .lark_parser import InteractiveParser, Token, Tree, UnexpectedCharacters, UnexpectedToken
+from .syntax import literals, parser
 
 MAX_SYNTAX_ERRORS = 20  # per file; after that the rest is likely noise from one big mistake
 
@@ -88,14 +88,25 @@ class _Grammar:
 
 @functools.cache
 def _grammar() -> _Grammar:
-    literals = LITERALS
-    by_text = {text: name for name, text in literals.items()}
-    keywords = {name: text for name, text in literals.items() if text[:1].isalpha()}
-    probe = Parser()
+    texts = literals()
+    by_text = {text: name for name, text in texts.items()}
+    keywords = {name: text for name, text in texts.items() if text[:1].isalpha()}
+    probe = _start()
     for name in (by_text["network"], "WORD", by_text["{"]):
-        probe.feed(Token(name, literals.get(name, "x")))
+        probe.feed_token(Token(name, texts.get(name, "x")))
     statements = frozenset(t for t in probe.choices() if t in keywords)
-    return _Grammar(keywords, literals, statements, by_text["network"], by_text["{"], by_text["}"])
+    return _Grammar(keywords, texts, statements, by_text["network"], by_text["{"], by_text["}"])
+
+
+def _start() -> InteractiveParser:
+    """A parser at the start of a file, fed token by token."""
+    return parser().parse_interactive()
+
+
+def _copy(state: InteractiveParser) -> InteractiveParser:
+    """An independent parser in the same state. The trees built so far are shared, not copied:
+    Lark builds a new node at every reduction and never changes one it has built."""
+    return state.copy(deepcopy_values=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,16 @@ class _LexFault:
     diagnostic: Diagnostic
 
 
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """Where no token can start: `length` characters at `pos` are skipped."""
+
+    pos: int
+    line: int
+    column: int
+    length: int
+
+
 class Recovery:
     """One parse of one file: feeds tokens, reports errors, rewinds and resynchronises."""
 
@@ -117,14 +138,16 @@ class Recovery:
         self.filename = filename
         self.g = _grammar()
         self.problems: list[Diagnostic] = []
-        self.ip = Parser()
-        self.top = self.ip.copy()  # between networks
-        self.stmt: Parser | None = None  # before the current network statement
+        self.ip = _start()
+        self.top = _copy(self.ip)  # between networks
+        self.stmt: InteractiveParser | None = None  # before the current network statement
         self.depth = 0  # braces open in the text
         self.blocks: list[_Block] = []
         self.recent: list[Token] = []  # tokens fed since the last brace
         self.last: Token | None = None
         self.network_start: tuple[int, int] | None = None
+        self.network_tokens: list[Token] = []  # fed since the current network's keyword
+        self.networks: list[tuple[tuple[int, int], list[Token]]] = []  # complete, with start
         self.damaged: set[tuple[int, int]] = set()
         self.skipping = False
         self.resume_inside = False  # while skipping: is a network open in the rewound parser?
@@ -149,15 +172,30 @@ class Recovery:
                 self.resync(item)
             else:
                 self.advance(item)
-        tree = self.finish()
-        kept = [n for n in tree.children if (n.meta.line, n.meta.column) not in self.damaged]
-        return Tree("start", kept, tree.meta if kept else None), self.problems
+        self.finish()
+        return self.tree(), self.problems
+
+    def tree(self) -> Tree:
+        """The networks without syntax errors, parsed again from their tokens by a fresh parser.
+
+        The parsers of the recovery share the trees they build (copying them at every token
+        would be quadratic), and Lark extends a repetition's list in place, so a rewound parser
+        may hold nodes a discarded one grew. Their states are right, their trees are not used."""
+        builder = _start()
+        last = None
+        for start, tokens in self.networks:
+            if start not in self.damaged:
+                for tok in tokens:
+                    builder.feed_token(tok)
+                last = tokens[-1]
+        tree = builder.feed_eof(last)
+        return Tree("start", tree.children, tree.meta if tree.children else None)
 
     def tokens(self):
         """The file's tokens; a character the lexer cannot read becomes a `_LexFault` and is
         skipped (an unterminated string up to the end of its line), and lexing goes on."""
-        for item in lalr.tokens(self.text, _unreadable):
-            yield _LexFault(self.lex_problem(item)) if isinstance(item, LexFault) else item
+        for item in _tokens(self.text):
+            yield _LexFault(self.lex_problem(item)) if isinstance(item, _Unreadable) else item
 
     # -- normal parsing ------------------------------------------------------------------------
 
@@ -166,14 +204,15 @@ class Recovery:
         choices = self.ip.choices()
         # Top level accepts end of file; after 'network' (where a keyword may be the name) not.
         if tok.type == g.network and self.depth == 0 and "$END" in choices:
-            self.top = self.ip.copy()
+            self.top = _copy(self.ip)
             self.stmt = None
             self.network_start = (tok.line, tok.column)
+            self.network_tokens = []
         elif tok.type in g.statements and self.depth == 1 and tok.type in choices:
-            self.stmt = self.ip.copy()
-        before = self.ip.copy()
+            self.stmt = _copy(self.ip)
+        before = _copy(self.ip)
         try:
-            self.ip.feed(tok)
+            self.ip.feed_token(tok)
         except UnexpectedToken:
             # Not err.expected: LALR merges look-ahead sets, so in a state reached through a
             # shared rule (a name after 'bridge' and after 'dev') the table lists tokens that are
@@ -187,7 +226,7 @@ class Recovery:
             return
         self.fed(tok)
 
-    def close_blocks_for(self, tok: Token, before: Parser, expected: set[str]) -> bool:
+    def close_blocks_for(self, tok: Token, before: InteractiveParser, expected: set[str]) -> bool:
         """A network statement inside an inner block means that block's '}' is missing (the
         message says so): supply it and carry on, rather than also reporting the network as
         unclosed later. True when that repair worked."""
@@ -197,7 +236,7 @@ class Recovery:
         trial, depth = before, self.depth
         while depth > 1:
             try:
-                trial.feed(Token.new_borrow_pos(g.rbrace, "}", tok))
+                trial.feed_token(Token.new_borrow_pos(g.rbrace, "}", tok))
             except UnexpectedToken:
                 return False
             depth -= 1
@@ -210,22 +249,27 @@ class Recovery:
         return True
 
     def fed(self, tok: Token) -> None:
-        """Book-keeping after the parser accepted a token: braces, open blocks, snapshots."""
+        """Book-keeping after the parser accepted a token: braces, open blocks, snapshots, the
+        tokens of the network under way."""
         g = self.g
+        self.network_tokens.append(tok)
         if tok.type == g.lbrace:
             self.blocks.append(_Block(self.block_label(), tok.line))
             self.depth += 1
             self.recent = []
             if self.depth == 1:
-                self.stmt = self.ip.copy()
+                self.stmt = _copy(self.ip)
         elif tok.type == g.rbrace:
             self.depth -= 1
             if self.blocks:
                 self.blocks.pop()
             self.recent = []
             if self.depth == 0:
-                self.top = self.ip.copy()
+                self.top = _copy(self.ip)
                 self.stmt = None
+                if self.network_start is not None:
+                    self.networks.append((self.network_start, self.network_tokens))
+                    self.network_tokens = []
         else:
             self.recent.append(tok)
         self.last = tok
@@ -234,9 +278,9 @@ class Recovery:
         end = self.end_token()
         if self.skipping:
             return self.resync(end) or Tree("start", [])
-        before = self.ip.copy()
+        before = _copy(self.ip)
         try:
-            return self.ip.feed(end)
+            return self.ip.feed_token(end)
         except UnexpectedToken:
             self.problems.append(self.describe(end, before.accepts()))
             self.failed_at = end
@@ -255,7 +299,7 @@ class Recovery:
         self.skipping = True
         self.resume_inside = self.depth >= 1 and self.stmt is not None
         base = self.stmt if self.resume_inside else self.top
-        self.ip = base.copy()
+        self.ip = _copy(base)
         if tok is None:
             return
         # A keyword where a name was wanted ("bridge forward") was probably meant as the name:
@@ -295,7 +339,7 @@ class Recovery:
             self.depth, self.blocks, self.recent = 0, [], []
             if tok.type in self.ip.choices():
                 self.skipping = False
-                self.top = self.ip.copy()
+                self.top = _copy(self.ip)
                 self.advance(tok)
             return None
         if tok.type == g.lbrace:
@@ -307,7 +351,7 @@ class Recovery:
                 self.skipping = False
                 self.recent = []
                 if self.feed_or_none(tok) is not False:
-                    self.top = self.ip.copy()
+                    self.top = _copy(self.ip)
                 return None
             self.depth = max(self.depth - 1, 0)
             if self.blocks and len(self.blocks) > self.depth:
@@ -331,7 +375,7 @@ class Recovery:
 
     def feed_or_none(self, tok: Token):
         try:
-            return self.ip.feed(tok)
+            return self.ip.feed_token(tok)
         except UnexpectedToken:  # cannot happen from a rewound state; never let it escape
             return False
 
@@ -457,7 +501,7 @@ class Recovery:
             f"unexpected {found}; expected {self.describe_expected(expected)}", span, hint
         )
 
-    def lex_problem(self, err: LexFault) -> Diagnostic:
+    def lex_problem(self, err: _Unreadable) -> Diagnostic:
         char = self.text[err.pos]
         span = Span(self.filename, err.line, err.column, err.line, err.column + err.length)
         if char == '"':
@@ -473,6 +517,26 @@ class Recovery:
             Span(self.filename, err.line, err.column, err.line, err.column + 1),
             "names and values are separated by spaces, tabs or newlines only",
         )
+
+
+def _tokens(text: str):
+    """Lark's tokens of `text`, and an `_Unreadable` wherever its lexer finds no token, after
+    which lexing goes on. The unreadable characters are blanked out (every position stays) and
+    the text is lexed again from the start, skipping the tokens already given: a file has few
+    such places, and `Recovery.run` stops reading after `MAX_SYNTAX_ERRORS`."""
+    resume = 0
+    while True:
+        try:
+            for tok in parser().lex(text):
+                if tok.start_pos >= resume:
+                    yield tok
+            return
+        except UnexpectedCharacters as err:
+            pos = err.pos_in_stream
+            length = max(_unreadable(text, pos), 1)
+            yield _Unreadable(pos, err.line, err.column, length)
+            text = text[:pos] + " " * length + text[pos + length :]
+            resume = pos + length
 
 
 def _unreadable(text: str, pos: int) -> int:

@@ -21,6 +21,8 @@ def read_source(path: str) -> str:
         raise fail("is a directory, not a network file")
     try:
         if path == "-":
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise fail("standard input is closed", "give a file name, or pipe the text in")
             data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1)
         else:
             if os.path.getsize(path) > MAX_SOURCE_BYTES:
@@ -50,7 +52,13 @@ def read_source(path: str) -> str:
             "netc reads network files as UTF-8; convert with iconv",
         ) from None
     if "\x00" in text:
-        raise fail("contains NUL bytes; is this a binary file?")
+        at = text.index("\x00")
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise fail(
+            f"contains NUL bytes (the first at line {line}, column {column}); "
+            "is this a binary file?"
+        )
     hint = "a network file holds at least one 'network NAME { ... }' block"
     if not text.strip():
         raise fail("is empty", hint)

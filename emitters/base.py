@@ -119,7 +119,15 @@ class Emitter(Protocol):
     name: str
     loader: str  # the command that loads this text, for the header and the README
 
-    def setup(self, intents: Sequence[Intent]) -> str: ...
+    def setup(self, intents: Sequence[Intent], jumps: bool = True) -> str:
+        """The text that loads `intents`.
+
+        `jumps=False` leaves out what hooks netc's own chains into chains shared with others
+        (iptables' built-in chains), for a reload over rules already in place. A target whose
+        rules live entirely in objects netc owns and replaces whole (nft's table) prints the
+        same text either way.
+        """
+        ...
 
     def teardown(self) -> str: ...
 

@@ -43,6 +43,21 @@ from .base import SLOT_OF_TYPE, Slot, Texts, slot
 TABLE = "inet netc"
 _IP = {Family.IPV4: "ip", Family.IPV6: "ip6"}
 _NFPROTO = {family: f"meta nfproto {family.value}" for family in Family}
+# Per-network chains are named PREFIX + network name (`nat_` chains also + "_" + a number).
+# Network names are unique and no prefix is the beginning of another, so two different
+# (prefix, network) pairs can never spell the same chain: `tests/test_chain_names.py` proves the
+# prefixes prefix-free, and `_Chains.claim` refuses a clash should one ever be introduced.
+# (Port forwards made by the host itself once shared `dnat_` with those arriving from outside, as
+# `dnat_local_`: networks `x` and `local_x` then both got a chain `dnat_local_x`.)
+CHAIN_PREFIXES = (
+    "fwd_in_",
+    "fwd_out_",
+    "host_in_",
+    "host_out_",
+    "nat_",
+    "dnat_",
+    "local_dnat_",
+)
 # slot -> (base chain, dispatch key, per-network chain name prefix)
 _DISPATCH = {
     Slot.DNAT_ACCEPT: ("forward", "oifname", "fwd_in_"),
@@ -62,7 +77,8 @@ class NftEmitter:
     name = "nft"
     loader = "nft -f FILE"
 
-    def setup(self, intents: Sequence[Intent]) -> str:
+    def setup(self, intents: Sequence[Intent], jumps: bool = True) -> str:
+        # `jumps` has nothing to leave out here: the base chains are netc's own table's.
         chains = _Chains()
         for intent in intents:
             chains.add(intent)
@@ -82,6 +98,7 @@ class _Chains:
 
     def __init__(self) -> None:
         self.regular: dict[str, list[str]] = {}
+        self.owners: dict[str, str] = {}  # chain name -> the network it serves
         self.nat_index: dict[tuple[str, str], int] = {}  # (network, subnet text)
         self.nat_count: dict[str, int] = {}  # NAT subnets numbered so far, per network
         # base chain -> (dispatch key expression, [(element, target chain)])
@@ -100,8 +117,15 @@ class _Chains:
     def empty(self) -> bool:
         return not self.regular
 
-    def chain(self, base: str, key: str, element: str, name: str) -> list[str]:
+    def claim(self, name: str, network: str) -> None:
+        """Record that chain `name` is `network`'s; a second network naming it is a bug."""
+        owner = self.owners.setdefault(name, network)
+        if owner != network:
+            raise ValueError(f"chain {name} would serve networks {owner!r} and {network!r}")
+
+    def chain(self, base: str, key: str, element: str, name: str, network: str) -> list[str]:
         if name not in self.regular:
+            self.claim(name, network)
             self.regular[name] = []
             self.dispatch[base][key].append((element, name))
         return self.regular[name]
@@ -118,7 +142,8 @@ class _Chains:
                 self.nat_index[key] = self.nat_count.get(intent.network, 0)
                 self.nat_count[intent.network] = self.nat_index[key] + 1
             name = f"nat_{intent.network}_{self.nat_index[key]}"
-            self.chain("postrouting", f"{ip} saddr", subnet, name).append(_rule(intent, self.text))
+            rules = self.chain("postrouting", f"{ip} saddr", subnet, name, intent.network)
+            rules.append(_rule(intent, self.text))
         else:
             dispatch = _DISPATCH_OF_TYPE.get(type(intent))
             self.add_dispatched(intent, _DISPATCH[slot(intent)] if dispatch is None else dispatch)
@@ -129,15 +154,16 @@ class _Chains:
         name = prefix + intent.network
         rules = self.regular.get(name)
         if rules is None:
-            rules = self.chain(base, key, f'"{intent.bridge}"', name)
+            rules = self.chain(base, key, f'"{intent.bridge}"', name, intent.network)
         rules.append(_rule(intent, self.text))
 
     def dnat(self, intent: Dnat, kind: Slot) -> None:
         base, name = {
             Slot.DNAT_PRE: ("prerouting", f"dnat_{intent.network}"),
-            Slot.DNAT_OUT: ("nat_output", f"dnat_local_{intent.network}"),
+            Slot.DNAT_OUT: ("nat_output", f"local_dnat_{intent.network}"),
         }[kind]
         if name not in self.regular:
+            self.claim(name, intent.network)
             self.regular[name] = []
             self.jumps[base].append(name)
         self.regular[name].append(_rule(intent, self.text))

@@ -11,6 +11,8 @@
     libvirt_chains.py  removing libvirt's LIBVIRT_* rules for netc's bridges (chains: once unused)
     libvirt_nft.py     removing libvirt's `libvirt_network` nft rules for them, by handle
     libvirt_leftovers.py  either's live rules for netc's bridges, for status/doctor/apply
+    leftovers.py       the record both libvirt backend modules build for them
+    nft_json.py        `nft -j` listings as (kind, body) pairs
     apply.py, down.py, status.py, migrate.py, doctor.py  the commands' work
 
 Nothing here is imported by `netc compile`; pyroute2 is imported only inside links.py's

@@ -16,10 +16,11 @@ from dataclasses import replace
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 
-from . import forwarding, libvirt_leftovers, links, port_isolation
+from . import dnsmasq, forwarding, libvirt_leftovers, links, port_isolation
 from .backends import Backend, choose_backend, make_backend, require
 from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
+from .run import Host
 from .state import FlaggedPort, NetworkState, State, save_state
 
 
@@ -30,18 +31,24 @@ def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Rep
 
 
 def apply_sources(
-    new_sources: dict[str, str], where: Where, backend: str | None, libvirt_note: bool = False
+    new_sources: dict[str, str],
+    where: Where,
+    backend: str | None,
+    libvirt_note: bool = False,
+    option: str = "--backend",
 ) -> Report:
     """Apply the stored sources updated with `new_sources` (path -> text); caller holds the lock.
 
     `apply` does not take bridges over from libvirt (`migrate` does); with `libvirt_note` it
-    says so when libvirt's rules for these bridges (nft or iptables) are live.
+    says so when libvirt's rules for these bridges (nft or iptables) are live. A network whose
+    bridge netc created gets netc's dnsmasq for its DHCP/DNS; one on a bridge that was there
+    already (libvirt's, adopted or migrated) keeps whoever serves it now.
     """
     report = Report()
     host = where.host()
     old = where.state()
     config = load_config(where.config)
-    choice = choose_backend(backend, config.firewall_backend, config.path)
+    choice = choose_backend(backend, config.firewall_backend, config.path, option)
     report.say(f"backend: {choice.name} ({choice.reason})")
 
     sources = dict(old.sources) if old else {}
@@ -56,6 +63,8 @@ def apply_sources(
     if old is not None and previous_backend is not None and old.backend != choice.name:
         require(previous_backend)
     before = links.check_bridges(where.netns, networks)
+    if any(_netc_bridge(net, before, old) and dnsmasq.serves(net) for net in networks):
+        dnsmasq.require()
 
     # Rules: one step per backend; unchanged rules are not reloaded at all.
     unchanged = (
@@ -72,7 +81,27 @@ def apply_sources(
         created_objects += tuple(t for t in installed.created_objects if t not in created_objects)
         report.say(f"rules: loaded into {choice.name}")
 
-    # Links: undo this run's link changes and rules if anything fails here.
+    # Links: first recorded as intended (a kill from here on leaves nothing `down` cannot
+    # find), then made; this run's link changes and rules are undone if anything fails here.
+    files = {net.name: next(p for p in sources if net.span.file == p) for net in networks}
+    planned = [
+        links.intended(
+            net, files[net.name], before.get(net.bridge), old.network(net.name) if old else None
+        )
+        for net in networks
+    ]
+    leaving = [n for n in old.networks if n.name not in files] if old else []
+    save_state(
+        where.state_file,
+        State(
+            choice.name,
+            sources,
+            tuple(planned + leaving),
+            old.sysctls if old else {},
+            created_objects,
+            chosen.listing(),
+        ),
+    )
     owned: list[NetworkState] = []
     flagged_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []  # (bridge, ports) this run
     try:
@@ -81,8 +110,7 @@ def apply_sources(
             if prior is not None and prior.bridge != net.bridge:
                 links.take_down(where.netns, prior)
                 prior = None
-            file = next(path for path, text in sources.items() if net.span.file == path)
-            state = links.bring_up(where.netns, net, file, before.get(net.bridge), prior)
+            state = links.bring_up(where.netns, net, files[net.name], before.get(net.bridge), prior)
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
             owned[-1], newly = _isolation(where.netns, net, state, prior, report)
@@ -91,6 +119,7 @@ def apply_sources(
         for bridge, ports in flagged_now:
             port_isolation.restore_ports(where.netns, bridge, ports)
         _undo(where, old, owned, chosen, unchanged, created_objects)
+        save_state(where.state_file, old)  # the links and rules are as they were again
         if _is_netlink_error(err):
             raise NetcError(
                 Diagnostic(
@@ -121,9 +150,32 @@ def apply_sources(
         where.state_file,
         State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
     )
+    served = [net for net, state in zip(networks, owned) if state.created and dnsmasq.serves(net)]
+    _servers(host, where, old, served, report)
     for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
         report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
     return report
+
+
+def _netc_bridge(net: Network, before: dict[str, "links.LinkInfo"], old: State | None) -> bool:
+    """Whether netc will own the network's bridge (and so serve its DHCP/DNS): it creates it
+    now, or created it before."""
+    prior = old.network(net.name) if old else None
+    return net.bridge not in before or bool(prior and prior.created and prior.bridge == net.bridge)
+
+
+def _servers(
+    host: Host, where: Where, old: State | None, served: Sequence[Network], report: Report
+) -> None:
+    """One dnsmasq per network that serves DHCP/DNS; stopped for networks that no longer do."""
+    directory = dnsmasq.directory_for(where.state_file)
+    for net in served:
+        what = dnsmasq.ensure(host, net, dnsmasq.Server(directory, net.name))
+        report.say(f"network {net.name}: {what}")
+    keep = {net.name for net in served}
+    for gone in old.networks if old else ():
+        if gone.name not in keep and dnsmasq.stop(dnsmasq.Server(directory, gone.name), True):
+            report.say(f"network {gone.name}: dnsmasq stopped")
 
 
 def _isolation(

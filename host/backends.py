@@ -12,18 +12,17 @@ rolled back, so the host ends as it was. Removal is generated from the live `ipt
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from netc.compiler.api import Compiled, emit
 from netc.diagnostics import Diagnostic, NetcError
-from netc.emitters import TARGETS, header
-from netc.emitters.iptables import IptablesEmitter
+from netc.emitters import TARGETS
+from netc.pipeline import Compiled, emit
 from netc.ir.model import Family
 
 from . import iptables_save
+from .nft_json import nft_items
 from .run import Host, which
 
 NFT_TABLE = "inet netc"
@@ -76,10 +75,7 @@ def nft_text(compiled: Compiled) -> str:
 
 
 def iptables_text(compiled: Compiled, target: str, jumps: bool) -> str:
-    emitter = TARGETS[target]
-    assert isinstance(emitter, IptablesEmitter)  # the only emitter with the jumps option
-    names = [name.rsplit("/", 1)[-1] for name in compiled.sources]
-    return header(emitter, names, False) + emitter.setup(compiled.intents, jumps=jumps)
+    return emit(compiled, target, jumps=jumps)
 
 
 class NftBackend:
@@ -258,13 +254,6 @@ def _recreate(tables: dict[str, iptables_save.Table]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def _nft_items(host: Host, argv: list[str]) -> list[tuple[str, dict]]:
-    result = host.run(["nft", "-j", *argv])
-    if result.returncode != 0 or not result.stdout.strip():
-        return []
-    return [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
-
-
 def iptables_nft_objects(host: Host) -> set[str]:
     """The iptables-nft tables and base chains that exist: {"ip filter", "ip filter INPUT"}.
 
@@ -276,7 +265,7 @@ def iptables_nft_objects(host: Host) -> set[str]:
     if which("nft") is None:
         return set()
     out = set()
-    for kind, body in _nft_items(host, ["list", "chains"]):
+    for kind, body in nft_items(host, ["list", "chains"]):
         if kind != "chain" or body["family"] not in ("ip", "ip6") or "hook" not in body:
             continue
         if body["table"] in ("filter", "nat"):
@@ -296,7 +285,7 @@ def drop_empty_objects(host: Host, objects: Sequence[str]) -> list[str]:
         return dropped
     for chain in sorted(o for o in objects if len(o.split()) == 3):
         family, table, name = chain.split()
-        items = _nft_items(host, ["list", "chain", family, table, name])
+        items = nft_items(host, ["list", "chain", family, table, name])
         bodies = [body for kind, body in items if kind == "chain"]
         if not bodies or any(kind == "rule" for kind, _ in items):
             continue
@@ -305,7 +294,7 @@ def drop_empty_objects(host: Host, objects: Sequence[str]) -> list[str]:
         host.check(["nft", "delete", "chain", family, table, name], what=f"deleting {chain}")
         dropped.append(f"chain {chain}")
     for table in sorted(o for o in objects if len(o.split()) == 2):
-        items = _nft_items(host, ["list", "table", *table.split()])
+        items = nft_items(host, ["list", "table", *table.split()])
         if not items or {kind for kind, _ in items} - {"metainfo", "table"}:
             continue
         host.check(["nft", "delete", "table", *table.split()], what=f"deleting table {table}")
@@ -324,7 +313,10 @@ class Choice:
 
 
 def choose_backend(
-    requested: str | None, configured: str | None, config_path: str | None
+    requested: str | None,
+    configured: str | None,
+    config_path: str | None,
+    option: str = "--backend",
 ) -> Choice:
     """Explicit option, else the config file, else auto-detect: nft first, then iptables.
 
@@ -332,7 +324,7 @@ def choose_backend(
     named explicitly whose binaries are missing is an error, not a silent fallback.
     """
     if requested and requested != "auto":
-        return Choice(requested, "chosen with --backend")
+        return Choice(requested, f"chosen with {option}")
     if configured and requested != "auto":
         return Choice(configured, f"firewall_backend in {config_path}")
     if which("nft"):

@@ -11,7 +11,6 @@ libvirt's own rules for netc's bridges, nft or iptables (a second firewall for t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from netc.ir.model import Network
 from . import forwarding, iptables_save, libvirt_leftovers
 from .backends import available, make_backend
 from .lifecycle import Where, compile_stored, read_files
+from .nft_json import nft_items
 from .run import Host, which
 
 BR_NF = {
@@ -100,7 +100,17 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
                     "host (Docker, Kubernetes) needs bridged traffic filtered",
                 )
             )
-    findings += _libvirt_checks(host, networks, state.backend if state else None, files)
+    from .libvirt_adopt import load_record, views
+
+    adopted = load_record(where) if not files else {}
+    for view in views(where, host) if adopted else ():
+        findings += [Finding(problem, fix) for problem, fix in view.problems]
+    findings += _libvirt_checks(
+        host,
+        [n for n in networks if n.name not in adopted],
+        state.backend if state else None,
+        files,
+    )
     if state is not None:
         findings += _applied_checks(host, state, networks)
     findings += _isolation_checks(where.netns, networks)
@@ -164,10 +174,7 @@ def _applied_checks(host: Host, state, networks: Sequence[Network]) -> list[Find
 def _nft_base_chains(host: Host) -> list[_BaseChain]:
     if which("nft") is None:
         return []
-    result = host.run(["nft", "-j", "list", "ruleset"])
-    if result.returncode != 0 or not result.stdout.strip():
-        return []
-    items = [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
+    items = nft_items(host, ["list", "ruleset"])
     rules: dict[tuple[str, str, str], list[tuple[dict, ...]]] = {}
     for kind, body in items:
         if kind == "rule":

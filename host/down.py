@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from netc.diagnostics import Diagnostic, NetcError
 
-from . import forwarding, links
+from . import dnsmasq, forwarding, links
 from .backends import available, make_backend, require
 from .lifecycle import Report, Where, compile_stored
 from .state import State, save_state
@@ -52,11 +52,15 @@ def _down(files: Sequence[str], where: Where) -> Report:
             report.say(f"removed: {line}")
         still = ()
     keep = {net.name for net in still}
+    directory = dnsmasq.directory_for(where.state_file)
+    for owned in old.networks:
+        if owned.name not in keep and dnsmasq.stop(dnsmasq.Server(directory, owned.name), True):
+            report.say(f"network {owned.name}: dnsmasq stopped")
     for owned in old.networks:
         if owned.name not in keep:
-            links.take_down(where.netns, owned)
+            foreign = links.take_down(where.netns, owned)
             what = "deleted" if owned.created else "left in place (netc did not create it)"
-            report.say(f"network {owned.name}: bridge {owned.bridge} {what}")
+            report.say(f"network {owned.name}: {foreign or f'bridge {owned.bridge} {what}'}")
     sysctls = forwarding.restore(host, old.sysctls, forwarding.needed(still))
     for key in old.sysctls:
         if key not in sysctls:

@@ -41,7 +41,7 @@ from netc.ir.model import Network
 
 from . import iptables_save
 from .backends import RESTORE, IptablesBackend, available
-from .libvirt_leftovers import Leftovers
+from .leftovers import Leftovers
 from .run import Host
 
 PREFIX = "LIBVIRT_"
@@ -97,8 +97,12 @@ class Plan:
         return not self.ours and not self.drop_chains
 
 
-def find(host: Host, networks: Sequence[Network]) -> Plan:
-    """Read both families' tables and decide what taking over these networks removes."""
+def find(host: Host, networks: Sequence[Network], keep_shared: bool = False) -> Plan:
+    """Read both families' tables and decide what taking over these networks removes.
+
+    `keep_shared`: the LIBVIRT_* chains and jumps stay even when no libvirt network is left in
+    them (libvirt runs and creates them only once per daemon run).
+    """
     backend = IptablesBackend(host)
     if not available(backend):
         return Plan((), (), (), (), False)
@@ -118,7 +122,7 @@ def find(host: Host, networks: Sequence[Network]) -> Plan:
         and _owned(r.rule.target or "")
         and (r.table, r.rule.chain, r.rule.spec) not in LIBVIRT_JUMPS
     )
-    drop = bool(families) and not kept and not foreign
+    drop = bool(families) and not kept and not foreign and not keep_shared
     return Plan(tuple(families), ours, kept, foreign, drop)
 
 
@@ -185,6 +189,8 @@ def summary(plan: Plan) -> list[str]:
         bridges = sorted({i for r in plan.kept for i in r.rule.interfaces()})
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
+    elif not plan.foreign:
+        why = "libvirt's network daemon runs and needs them to start any network"
     else:
         jump = plan.foreign[0]
         why = (

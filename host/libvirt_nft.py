@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from netc.ir.model import Network
 
-from .libvirt_leftovers import Leftovers
+from .leftovers import Leftovers
+from .nft_json import nft_items
 from .run import Host, which
 
 TABLE = "libvirt_network"
@@ -84,14 +85,18 @@ class Plan:
         return not self.ours and not self.drop_tables
 
 
-def find(host: Host, networks: Sequence[Network]) -> Plan:
-    """Read libvirt's tables and decide what taking over these networks removes."""
+def find(host: Host, networks: Sequence[Network], keep_shared: bool = False) -> Plan:
+    """Read libvirt's tables and decide what taking over these networks removes.
+
+    `keep_shared`: the tables stay even when no libvirt network is left in them (libvirt runs
+    and creates them only once per daemon run: `netc adopt` leaves it able to start any network).
+    """
     tables = tuple(t for t in (_read(host, family) for family in FAMILIES) if t is not None)
     rules = [rule for table in tables for rule in table.rules]
     ours = tuple(concerning(rules, networks))
     gone = {(r.family, r.handle) for r in ours}
     kept = tuple(r for r in rules if (r.family, r.handle) not in gone and not r.scaffolding)
-    drop = bool(tables) and not kept and all(t.droppable for t in tables)
+    drop = bool(tables) and not kept and not keep_shared and all(t.droppable for t in tables)
     return Plan(tables, ours, kept, drop)
 
 
@@ -155,6 +160,8 @@ def summary(plan: Plan) -> list[str]:
         bridges = sorted({i for r in plan.kept for i in r.interfaces})
         whose = f" (bridges {', '.join(bridges)})" if bridges else ""
         why = f"{len(plan.kept)} rule(s) of other libvirt networks{whose} still in them"
+    elif all(t.droppable for t in plan.tables):
+        why = "libvirt's network daemon runs and needs them to start any network"
     else:
         why = "they hold what libvirt never creates (a set, a map, a base chain that drops)"
     return [f"libvirt: kept table(s) {families}: {why}"]
@@ -180,10 +187,9 @@ def _read(host: Host, family: str) -> Table | None:
     """One libvirt table from `nft -j list table` (rule texts from `nft -a list table`)."""
     if which("nft") is None:
         return None
-    result = host.run(["nft", "-j", "list", "table", family, TABLE])
-    if result.returncode != 0 or not result.stdout.strip():
+    items = nft_items(host, ["list", "table", family, TABLE])
+    if not items:
         return None
-    items = [next(iter(obj.items())) for obj in json.loads(result.stdout)["nftables"]]
     texts = _texts(host.run(["nft", "-a", "list", "table", family, TABLE]).stdout)
     chains = {body["name"] for kind, body in items if kind == "chain"}
     rules = tuple(

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from netc.compiler.api import Compiled, compile_files, compile_sources
+from netc.pipeline import Compiled, compile_files, compile_sources
 from netc.diagnostics import Diagnostic, NetcError
 
 from .run import Host
@@ -40,12 +40,14 @@ class Where:
     def locked(self) -> Iterator[None]:
         """Hold the state's lock: one netc at a time changes a host (libvirt has one mutex too).
 
-        Taking it also proves, before anything changes, that the state can be written.
+        Taking it also proves, before anything changes, that the state can be written. The lock
+        file goes again when no state is left (after `down`, or an apply that was refused), so a
+        host netc no longer manages keeps no file of netc's.
         """
         path = self.state_file + ".lock"
         try:
             os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o755, exist_ok=True)
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            fd = _open_locked(path)
         except OSError as err:
             raise NetcError(
                 Diagnostic(
@@ -56,10 +58,24 @@ class Where:
                 )
             ) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
+            if not os.path.exists(self.state_file):
+                os.unlink(path)  # still holding the lock: a waiter re-checks the inode
             os.close(fd)
+
+
+def _open_locked(path: str) -> int:
+    """Open and flock `path`; retry when the file was unlinked while this process waited."""
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 @dataclass(slots=True)

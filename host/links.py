@@ -93,7 +93,6 @@ def bring_up(
     from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
 
     wanted = [str(gw) for gw in _gateways(net)]
-    created = previous.created if previous else before is None
     was_up = previous.was_up if previous else bool(before and before.up)
     present = set(before.addresses) if before else set()
     owned_before = set(previous.addresses) if previous else set()
@@ -101,6 +100,14 @@ def bring_up(
         if before is None:
             ipr.link("add", ifname=net.bridge, kind="bridge", br_stp_state=0)
         index = _index(ipr, net.bridge)
+        assert index is not None  # it exists: checked before, or created just now
+        if before is None:
+            created = True
+        elif previous is not None and previous.index in (0, index):
+            created = previous.created
+        else:  # there before netc, or a new bridge under the name of one netc made
+            created = False
+            owned_before = set()
         for stale in sorted(owned_before - set(wanted)):
             if stale in present:
                 address, prefix = stale.split("/")
@@ -117,25 +124,48 @@ def bring_up(
                 "add", index=index, address=str(gw.ip), prefixlen=gw.network.prefixlen, **extra
             )
         ipr.link("set", index=index, state="up")
-    return NetworkState(net.name, net.bridge, file, created, tuple(owned), was_up)
+    return NetworkState(net.name, net.bridge, file, created, tuple(owned), was_up, index=index)
 
 
-def take_down(netns: str | None, owned: NetworkState) -> None:
+def intended(
+    net: Network, file: str, before: LinkInfo | None, previous: NetworkState | None
+) -> NetworkState:
+    """What `bring_up` will own, recorded before it runs: a run killed half-way (SIGKILL, a
+    power cut) then leaves no bridge or address that `netc down` does not know of. A bridge
+    that is missing now is netc's; its ifindex is not known yet (0)."""
+    if previous is not None and previous.bridge == net.bridge:
+        return previous
+    present = set(before.addresses) if before else set()
+    adds = tuple(str(gw) for gw in _gateways(net) if str(gw) not in present)
+    return NetworkState(
+        net.name, net.bridge, file, before is None, adds, bool(before and before.up)
+    )
+
+
+def take_down(netns: str | None, owned: NetworkState) -> str | None:
     """Undo what `bring_up` did: delete a bridge netc created, else only netc's addresses.
 
     The ports' `isolated` flags netc set go back first, also on a bridge netc deletes (its
-    ports then leave the bridge anyway, but nothing should depend on that order).
+    ports then leave the bridge anyway, but nothing should depend on that order). A bridge that
+    only has the name of netc's (another ifindex: netc's was deleted and someone made a new one)
+    is not touched; the returned note says so.
     """
     from .port_isolation import restore_ports
 
-    restore_ports(netns, owned.bridge, owned.flagged)
     with _ipr(netns) as ipr:
         index = _index(ipr, owned.bridge)
         if index is None:
-            return
+            return None
+        if owned.index and index != owned.index:
+            return (
+                f"bridge {owned.bridge} is not the one netc set up (ifindex {index}, "
+                f"netc's was {owned.index}): left as it is"
+            )
+    restore_ports(netns, owned.bridge, owned.flagged)
+    with _ipr(netns) as ipr:
         if owned.created:
             ipr.link("del", index=index)
-            return
+            return None
         current = {f"{a.get('address')}/{a['prefixlen']}" for a in ipr.addr("dump", index=index)}
         for text in owned.addresses:
             if text in current:
@@ -143,3 +173,4 @@ def take_down(netns: str | None, owned: NetworkState) -> None:
                 ipr.addr("del", index=index, address=address, prefixlen=int(prefix))
         if not owned.was_up:
             ipr.link("set", index=index, state="down")
+    return None

@@ -6,7 +6,9 @@ backend goes, chains included, and so do libvirt's rules for the same bridges, f
 backends: its LIBVIRT_* iptables rules (libvirt_chains.py; Fedora's switch to nftables left them
 behind until reboot) and its nftables rules in `ip/ip6 libvirt_network` (libvirt_nft.py).
 libvirt's shared objects (the LIBVIRT_* chains and their jumps, the two nft tables) stay while
-any other libvirt network still has rules in them, in either family, and go once none has.
+any other libvirt network still has rules in them, in either family, and while libvirt's network
+daemon runs in that namespace (it creates them once per run: without them it can start no
+network); otherwise they go.
 Both removals are checked before anything changes (`iptables-restore --test`, `nft -c`); the nft
 one runs as one transaction at the end. If a removal still fails there, netc's rules are in
 place and the error says what of libvirt's is left as it was.
@@ -19,7 +21,7 @@ from collections.abc import Callable, Sequence
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 
-from . import libvirt_chains, libvirt_nft
+from . import libvirt_chains, libvirt_daemon, libvirt_nft
 from .apply import apply_sources
 from .backends import available, make_backend
 from .config import load_config
@@ -45,9 +47,10 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
         )
     new_sources = read_files(files) if files else {}
     wanted = compile_stored({**(old.sources if old else {}), **new_sources}).program.networks
-    libvirt_nft.check(host, libvirt_nft.find(host, wanted))  # before anything changes
-    libvirt_chains.check(host, libvirt_chains.find(host, wanted))
-    report = apply_sources(new_sources, where, to)
+    keep = libvirt_daemon.running_in(where.netns)
+    libvirt_nft.check(host, libvirt_nft.find(host, wanted, keep))  # before anything changes
+    libvirt_chains.check(host, libvirt_chains.find(host, wanted, keep))
+    report = apply_sources(new_sources, where, to, option="--to")
     state = where.state()
     assert state is not None  # apply_sources has just written it
     for name in ("nftables", "iptables"):
@@ -59,8 +62,9 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
             for line in backend.remove(tables):
                 report.say(f"removed from {name}: {line}")
     networks = compile_stored(state.sources).program.networks
-    _remove_libvirt_chains(host, networks, to, report)
-    _remove_libvirt_nft(host, networks, to, report)
+    keep = libvirt_daemon.running_in(where.netns)
+    _remove_libvirt_chains(host, networks, to, report, keep)
+    _remove_libvirt_nft(host, networks, to, report, keep)
     config = load_config(where.config)
     if config.firewall_backend and config.firewall_backend != to:
         report.say(
@@ -71,9 +75,9 @@ def _migrate(to: str, files: Sequence[str], where: Where) -> Report:
 
 
 def _remove_libvirt_chains(
-    host: Host, networks: Sequence[Network], to: str, report: Report
+    host: Host, networks: Sequence[Network], to: str, report: Report, keep: bool
 ) -> None:
-    plan = libvirt_chains.find(host, networks)  # read again: the rules as they are now
+    plan = libvirt_chains.find(host, networks, keep)  # read again: the rules as they are now
     removed = _libvirt_step(
         libvirt_chains.remove,
         host,
@@ -91,8 +95,10 @@ def _remove_libvirt_chains(
         report.say(line)
 
 
-def _remove_libvirt_nft(host: Host, networks: Sequence[Network], to: str, report: Report) -> None:
-    plan = libvirt_nft.find(host, networks)  # read again: the handles as they are now
+def _remove_libvirt_nft(
+    host: Host, networks: Sequence[Network], to: str, report: Report, keep: bool
+) -> None:
+    plan = libvirt_nft.find(host, networks, keep)  # read again: the handles as they are now
     removed = _libvirt_step(
         libvirt_nft.remove,
         host,

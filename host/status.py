@@ -6,7 +6,8 @@ longer say what was applied (edited since). A network with `isolate guests` also
 port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
 Either way `netc apply` repairs it. libvirt's rules for netc's bridges, nftables or iptables
 (still there because netc was applied, not migrated to), are drift too: `netc migrate` removes
-them (libvirt_leftovers.py).
+them (libvirt_leftovers.py). Networks adopted from libvirt get a line each with libvirt's view of
+them (libvirt_adopt.py): rules libvirt holds for them again, or netc's missing, are drift.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import libvirt_leftovers, links
+from . import dnsmasq, libvirt_leftovers, links
 from .port_isolation import unisolated_ports
 from .backends import available, make_backend
 from .lifecycle import Report, Where, compile_stored, read_files
@@ -39,7 +40,7 @@ def status(files: Sequence[str], where: Where) -> Status:
     report.say(f"live netc rules in: {', '.join(holders) or 'no backend'}")
     if old is None:
         report.say("applied: nothing (no state file at " + where.state_file + ")")
-        return Status(report, bool(holders))
+        return Status(report, _adopted(where, host, report) or bool(holders))
     report.say(f"applied with: {old.backend}")
     backend, present = live[old.backend]
     if not present:
@@ -55,10 +56,23 @@ def status(files: Sequence[str], where: Where) -> Status:
         if name != old.backend:
             drift = True
             report.say(f"drift: stale netc rules in {name}; `netc migrate --to {old.backend}`")
-    networks = compile_stored(old.sources).program.networks
+    from .libvirt_adopt import load_record
+
+    adopted = load_record(where)
+    declared = compile_stored(old.sources).program.networks
+    networks = [n for n in declared if n.name not in adopted]
+    drift = _adopted(where, host, report) or drift
     for stale in libvirt_leftovers.find(host, networks):
         drift = True
         report.say(f"drift: {stale.with_fix(f'netc migrate --to {old.backend}')}")
+    directory = dnsmasq.directory_for(where.state_file)
+    ours = {owned.name for owned in old.networks if owned.created}
+    for net in declared:
+        if net.name in ours and dnsmasq.serves(net):
+            problem = dnsmasq.drift(net, dnsmasq.Server(directory, net.name))
+            if problem:
+                drift = True
+                report.say(f"drift: {problem}; `netc apply` restarts it")
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
         info = found.get(owned.bridge)
@@ -90,6 +104,19 @@ def status(files: Sequence[str], where: Where) -> Status:
     if not drift:
         report.say("in sync: live rules and links match the applied files")
     return Status(report, drift)
+
+
+def _adopted(where: Where, host, report: Report) -> bool:
+    """Networks adopted from libvirt (libvirt_adopt.py): one line each, drift with its fix."""
+    from .libvirt_adopt import load_record, views
+
+    drift = False
+    for view in views(where, host) if load_record(where) else ():
+        report.say(view.line)
+        for problem, fix in view.problems:
+            drift = True
+            report.say(f"drift: {problem}; {fix}")
+    return drift
 
 
 def isolation_drift(network: str, bridge: str, ports: Sequence[str]) -> str:

@@ -297,27 +297,6 @@ class HostReject:
     span: Span
 
 
-Intent = (
-    ForwardCross
-    | ForwardAllowOut
-    | ForwardAllowIn
-    | ForwardReject
-    | HostAccept
-    | NatExclude
-    | NatTranslate
-    | Dnat
-    | ForwardAllowDnat
-    | NatHairpin
-    | ForwardCrossEstablished
-    | ForwardIsolate
-    | ForwardFilter
-    | ForwardFilterIn
-    | HostAcceptEstablished
-    | HostAcceptIcmp
-    | HostAllow
-    | HostReject
-)
-
 # The intents that name the bridge their rule matches on (all but the NAT ones).
 OnBridge = (
     ForwardCross
@@ -336,3 +315,6 @@ OnBridge = (
     | HostAllow
     | HostReject
 )
+
+# Every intent: those on a bridge, and the NAT ones (they match subnets, not bridges).
+Intent = OnBridge | NatExclude | NatTranslate | Dnat

@@ -31,6 +31,24 @@ class Family(enum.Enum):
 _IPV4, _IPV6 = Family.IPV4, Family.IPV6
 
 
+def zone_id_problem(text: str) -> tuple[str, str] | None:
+    """Why `text` cannot stand for an address in a rule: (message, hint), or None.
+
+    Python's `ipaddress` accepts an IPv6 zone id (`fe80::1%eth0`) with any characters after the
+    `%`, newlines and braces included, and prints it back with the address: in an nft rule, an
+    iptables line or generated `.net` text that is an injection, and no loader means anything by
+    it. Every reader of addresses (the `.net` builder, the libvirt XML reader) asks this first.
+    """
+    head, percent, zone = text.partition("%")
+    if not percent:
+        return None
+    shown_zone = zone if zone.isprintable() and len(zone) <= 20 else repr(zone[:20])
+    return (
+        f"'{head}%{shown_zone}' has an IPv6 zone id: a firewall rule matches addresses, not links",
+        f"write the address without '%{shown_zone}'",
+    )
+
+
 def _family_of(value: IPAddress | IPInterface | IPNetwork) -> Family:
     return _IPV4 if value.version == 4 else _IPV6
 

@@ -16,6 +16,7 @@ from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
 from netc.ir.span import Span
 
+from netc.compiler.api import networks_from_text
 from netc.compiler.sources import looks_like_xml  # noqa: F401  (re-exported)
 
 from .records import LvNetwork
@@ -67,8 +68,6 @@ def networks_from_xml(
     Problems in the generated text, syntax errors included (a value the grammar cannot hold),
     are located in the XML.
     """
-    from netc.compiler.api import networks_from_text  # the compiler calls us: lazy, no cycle
-
     imported = import_sources([(filename, text)])
     relocate = _Relocator(filename, imported.generated)
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from netc.diagnostics import Diagnostic, NetcError
+from netc.diagnostics import Diagnostic, NetcError, shown
 from netc.ir.model import Mode
 from netc.ir.span import Span
 
@@ -69,7 +69,10 @@ def generate(networks: list[tuple[str, LvNetwork]]) -> Generated:
     for index, (source, net) in enumerate(networks):
         if index:
             out.line(0, "", net.span)
-        out.line(0, f"# Imported by netc from {source} (libvirt network XML).", net.span)
+        # shown(): a newline in a file name would end the comment and make the rest source
+        out.line(
+            0, f"# Imported by netc from {shown(source, 200)} (libvirt network XML).", net.span
+        )
         _network(out, net)
     return out.result()
 

@@ -19,7 +19,7 @@ from typing import NoReturn, TypeVar
 
 from netc.compiler import names
 from netc.diagnostics import Diagnostic, NetcError, did_you_mean, shown
-from netc.ir.model import IPAddress, IPInterface, Mode
+from netc.ir.model import IPAddress, IPInterface, Mode, zone_id_problem
 
 from .records import LvBootp, LvForward, LvHost, LvIp, LvNetwork, LvPorts, LvRange, LvTftp
 from .xmltree import Element
@@ -68,16 +68,18 @@ class Reader:
         self.problems.append(Diagnostic(message, element.span, hint))
         raise _Invalid
 
-    def note(self, key: str, element: Element, message: str) -> None:
+    def note(self, key: str, element: Element, message: str, detail: bool = False) -> None:
+        """Record a note once per kind; a `detail` (no firewall meaning) is shown only with -v."""
         if key not in self._noted:
             self._noted.add(key)
-            self.notes.append(Diagnostic(message, element.span))
+            self.notes.append(Diagnostic(message, element.span, detail=detail))
 
     def ignore(self, element: Element, why: str) -> None:
         self.note(
             element.tag,
             element,
             f"<{shown(element.tag)}> {why}; it does not affect the firewall, ignored",
+            detail=True,
         )
 
     def attempt(self, read: Callable[[], T]) -> T | None:
@@ -96,6 +98,9 @@ class Reader:
 
     def address(self, element: Element, attr: str, value: str | None = None) -> IPAddress:
         text = self.required(element, attr) if value is None else value
+        zoned = zone_id_problem(text)
+        if zoned:
+            self.fail(element, f"{attr}={zoned[0]}", zoned[1])
         try:
             return ipaddress.ip_address(text)
         except ValueError:
@@ -111,7 +116,7 @@ class Reader:
 
     def port(self, element: Element, attr: str) -> int:
         text = self.required(element, attr)
-        if not text.isdigit() or int(text) > 65535:
+        if not (text.isascii() and text.isdecimal()) or int(text[:6]) > 65535:
             self.fail(element, f"{attr}='{shown(text)}' is not a port number (0-65535)")
         return int(text)
 
@@ -159,6 +164,7 @@ class Reader:
                         child,
                         f"<dns><{shown(child.tag)}> configures dnsmasq; "
                         "it does not affect the firewall, ignored",
+                        detail=True,
                     )
         for child in root.children:
             if child.tag in ("name", "bridge", "forward", "ip", "dns", "port"):
@@ -250,6 +256,7 @@ class Reader:
                     f"bridge {attr}",
                     bridge,
                     f"<bridge {attr}=...> does not affect the firewall; ignored",
+                    detail=True,
                 )
 
     def forward(self, element: Element) -> LvForward:
@@ -359,6 +366,7 @@ class Reader:
                             child,
                             "<dhcp><host> without ip= only names a guest; it does not affect "
                             "the firewall, ignored",
+                            detail=True,
                         )
                         continue
                     hosts.append(
@@ -399,7 +407,7 @@ class Reader:
                 self.fail(element, f"netmask='{shown(netmask)}' is not a valid IPv4 netmask")
         elif prefix is not None:
             limit = 32 if address.version == 4 else 128
-            if not prefix.isdigit() or int(prefix) > limit:
+            if not (prefix.isascii() and prefix.isdecimal()) or int(prefix[:4]) > limit:
                 self.fail(element, f"prefix='{shown(prefix)}' is not a prefix length (0-{limit})")
             length = int(prefix)
         else:

@@ -94,8 +94,13 @@ def parse_xml(text: str, filename: str) -> Element:
     except xml.parsers.expat.ExpatError as err:
         line, column = err.lineno, err.offset + 1
         message = xml.parsers.expat.ErrorString(err.code)
+        hint = None
+        if not text.lstrip("\ufeff \t\r\n").startswith("<"):
+            hint = "this is not XML: netc import reads libvirt network XML (<network>...</network>)"
         raise NetcError(
-            Diagnostic(f"malformed XML: {message}", Span(filename, line, column, line, column + 1))
+            Diagnostic(
+                f"malformed XML: {message}", Span(filename, line, column, line, column + 1), hint
+            )
         ) from None
     assert builder.root is not None  # expat reports "no element found" otherwise
     return builder.root

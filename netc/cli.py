@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
+import stat
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +30,10 @@ COMMANDS = {
     "status": "show what netc applied and whether the host still matches it",
     "migrate": "move netc's rules to another firewall backend",
     "doctor": "find foreign rules and settings that break netc's networks",
+    "adopt": "take over the firewall of running libvirt networks (libvirt keeps bridge and DHCP)",
+    "release": "give adopted libvirt networks back to libvirt",
+    "restore": "load the rules of every applied network again, from netc's state",
+    "units": "install the systemd units that restore netc's rules at boot and firewall reloads",
 }
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -46,10 +52,40 @@ def module_name(command: str) -> str:
     return f"netc.commands.{'import_' if command == 'import' else command}"
 
 
+DESCRIPTION = (
+    "Compile virtual-network firewalls (.net files or libvirt network XML) to nftables or "
+    "iptables rules, prove both backends' rules equivalent, and apply them on a host."
+)
+VERBOSE_HELP = "also print notes without firewall meaning (libvirt XML elements netc ignores)"
+EPILOG = (
+    "Run `netc COMMAND --help` for a command's options. Exit status: 0 success, 1 verification "
+    "found a difference, 2 bad input or usage, 3 internal error."
+)
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed package's version, read only when asked for (start-up cost)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print netc's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("netc")
+        except PackageNotFoundError:
+            found = "unknown (not installed: pip install -e .)"
+        sys.stdout.write(f"netc {found}\n")
+        raise SystemExit(EXIT_OK)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser for `argv`: the chosen command fully registered, the others as summaries."""
     chosen = _command_word(sys.argv[1:] if argv is None else argv)
-    parser = _Parser(prog="netc", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="netc", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, summary in COMMANDS.items():
@@ -57,9 +93,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             continue  # a command whose module is not part of this build
         if name == chosen:
             importlib.import_module(module_name(name)).register(sub)
+            _add_verbose(sub.choices[name])
         else:
             sub.add_parser(name, help=summary)
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """`-v` after the command too (`netc compile x.xml -v`), unless the command defines its own."""
+    try:
+        parser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
+    except argparse.ArgumentError:
+        pass  # the command's own -v (verify) sets the same `verbose`
 
 
 def _command_word(argv: Sequence[str]) -> str | None:
@@ -68,11 +115,16 @@ def _command_word(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser(argv).parse_args(argv)
+    parser = build_parser(argv)
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stderr)  # bare `netc`: what it does and its commands
+        sys.stderr.write("netc: error: name a COMMAND, e.g. netc compile FILE.net\n")
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except NetcError as err:
-        sys.stderr.write(render(err.diagnostics, getattr(err, "sources", None) or _sources(args)))
+        sys.stderr.write(render(err.diagnostics, err.sources or _sources(args)))
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
@@ -84,12 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sources(args: argparse.Namespace) -> dict[str, str]:
-    """Source texts for rendering carets; re-read lazily, errors here are not interesting."""
+    """Source texts for rendering carets, when the error did not carry them: re-read, but only
+    regular files of a size netc reads at all (`/dev/zero` or a FIFO would never end)."""
+    from netc.compiler.sources import MAX_SOURCE_BYTES
+
     texts = {}
     for path in getattr(args, "files", None) or []:
         try:
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
+                continue
             with open(path, encoding="utf-8") as handle:
-                texts[path] = handle.read()
-        except (OSError, UnicodeDecodeError):
+                texts[path] = handle.read(MAX_SOURCE_BYTES)
+        except (OSError, UnicodeDecodeError, ValueError):
             pass
     return texts

@@ -24,6 +24,7 @@ class Diagnostic:
     span: Span | None = None
     hint: str | None = None
     file: str | None = None  # for errors about a whole file (missing, unreadable, empty)
+    detail: bool = False  # a note only `-v` shows: it changes nothing in the rules
 
     @property
     def where(self) -> str:
@@ -40,13 +41,16 @@ def file_label(path: str) -> str:
 class NetcError(Exception):
     """Bad input or a failed operation; carries every diagnostic found, in source order."""
 
-    # The texts the diagnostics point into, when the raiser has them (stdin can't be read again).
-    sources: dict[str, str] | None = None
-
-    def __init__(self, diagnostics: Sequence[Diagnostic] | Diagnostic):
+    def __init__(
+        self,
+        diagnostics: Sequence[Diagnostic] | Diagnostic,
+        sources: Mapping[str, str] | None = None,
+    ):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = sorted(diagnostics, key=_order)
+        # the texts the diagnostics point into (stdin included), for carets under the span
+        self.sources: Mapping[str, str] | None = sources
         super().__init__("; ".join(f"{d.where}: {d.message}" for d in self.diagnostics))
 
 
@@ -100,7 +104,7 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     sources = sources or {}
     out: list[str] = []
     for d in diagnostics:
-        out.append(_one_line(f"{d.where}: error: {d.message}"))
+        out.append(_lines(f"{d.where}: error: {d.message}"))
         if d.span is not None and d.span.file in sources:
             # Lark counts lines by "\n" only; str.splitlines would also split at form feeds,
             # vertical tabs and U+2028, shifting every later line.
@@ -125,9 +129,18 @@ def render(diagnostics: Sequence[Diagnostic], sources: Mapping[str, str] | None 
     return "\n".join(out) + "\n"
 
 
-def render_notes(notes: Sequence[Diagnostic]) -> str:
-    """Render remarks that are not errors (e.g. ignored libvirt XML elements) for stderr."""
-    return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in notes)
+def render_notes(notes: Sequence[Diagnostic], verbose: bool = False) -> str:
+    """Render remarks that are not errors (e.g. a renamed libvirt network) for stderr; details
+    (elements without firewall meaning, e.g. `<uuid>`) only when `verbose`."""
+    shown_notes = [d for d in notes if verbose or not d.detail]
+    return "".join(f"{d.where}: note: {_one_line(d.message)}\n" for d in shown_notes)
+
+
+def _lines(text: str) -> str:
+    """A message over several lines (a loader's own multi-line error): each continuation line
+    indented, so none can pass for a diagnostic of its own; every line escaped as one line."""
+    first, *rest = text.split("\n")
+    return "\n".join([_one_line(first), *(f"    {_one_line(line.strip())}" for line in rest)])
 
 
 def _one_line(text: str) -> str:

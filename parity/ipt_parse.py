@@ -326,6 +326,7 @@ class IptablesParser:
         rule = _RuleParser(self, table, loc_of, Loc(self.filename, lineno, first.col)).parse(
             rest, " ".join(w.text for w in words)
         )
+        _check_direction(chain_name, rule, loc_of(first))
         if cmd == "append":
             chain.rules.append(rule)
         elif cmd == "insert":
@@ -344,6 +345,21 @@ class IptablesParser:
                     break
             else:
                 raise ParityError("-D: no such rule", loc_of(first))
+
+
+# iptables refuses an input interface where packets have none yet or only an output one, and
+# the reverse ("Can't use -i with OUTPUT"): a ruleset that does so never loads.
+_NO_IN_INTERFACE = {"OUTPUT", "POSTROUTING"}
+_NO_OUT_INTERFACE = {"INPUT", "PREROUTING"}
+IFNAMSIZ = 16  # an interface name is at most 15 bytes; the loaders refuse longer ones
+
+
+def _check_direction(chain: str, rule: Rule, loc: Loc) -> None:
+    for atom in rule.atoms:
+        if atom.field is Field.IIF and chain in _NO_IN_INTERFACE:
+            raise ParityError(f"-i (input interface) cannot be used in {chain}", loc)
+        if atom.field is Field.OIF and chain in _NO_OUT_INTERFACE:
+            raise ParityError(f"-o (output interface) cannot be used in {chain}", loc)
 
 
 class _RuleParser:
@@ -419,6 +435,12 @@ class _RuleParser:
             self.atoms.append(Atom(fld, Intervals((span,)), negate, False, fam))
         elif opt in ("--in-interface", "--out-interface"):
             name = arg.text
+            if len(name.encode()) >= IFNAMSIZ:
+                raise ParityError(
+                    f"interface name {name!r} is longer than {IFNAMSIZ - 1} bytes; "
+                    "iptables refuses it",
+                    self.loc_of(arg),
+                )
             pattern = name[:-1] + "*" if name.endswith("+") else name
             names = Names((pattern,))
             fld = Field.IIF if opt == "--in-interface" else Field.OIF

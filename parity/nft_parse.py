@@ -528,7 +528,8 @@ class _RuleParser:
             target = self.take()
             if target.kind != "word":
                 raise p.error("expected a NAT target", target)
-            tfam, addrs, ports = parse_nat_target(target.text, p.loc(target), fam)
+            text = _prefix_as_range(target.text)
+            tfam, addrs, ports = parse_nat_target(text, p.loc(target), fam)
             if kind in ("masquerade", "redirect") and addrs is not None:
                 raise p.error(f"{kind} takes only ports", target)
             if addrs is not None:
@@ -689,6 +690,8 @@ class _RuleParser:
                     raise p.error("escaped '*' in interface names is not supported", t)
                 if "*" in name[:-1]:
                     raise p.error(f"only a trailing '*' wildcard is supported: {name!r}", t)
+                if len(name.encode()) > 15:  # IFNAMSIZ - 1: nft refuses a longer name
+                    raise p.error(f"interface name {name!r} is longer than 15 bytes", t)
                 pats.append(name)
             return Names(tuple(pats)), False
         if kind == "addr":
@@ -774,3 +777,29 @@ class _RuleParser:
 def parse_nft(text: str, filename: str = "<nft>") -> Ruleset:
     """Parse an `nft -f` script or `nft list ruleset` listing."""
     return NftParser(text, filename).parse()
+
+
+_NAT_PREFIX = re.compile(
+    r"^(?P<open>\[?)(?P<net>[0-9A-Fa-f.:]+/\d+)(?P<close>\]?)(?P<ports>(:.*)?)$"
+)
+
+
+def _prefix_as_range(target: str) -> str:
+    """A NAT target nft lists as a prefix, as the address range it stands for.
+
+    nft (1.0.6) prints an address range that is exactly a prefix as that prefix: libvirt's
+    `<nat><address start='X' end='X'/>` is listed as `snat to X/32:1024-65535`, one address.
+    """
+    import ipaddress
+
+    found = _NAT_PREFIX.match(target)
+    if found is None or (found["open"] == "[") != (found["close"] == "]"):
+        return target
+    try:
+        net = ipaddress.ip_network(found["net"])
+    except ValueError:
+        return target  # not a prefix after all: the usual parser says what is wrong
+    span = f"{net.network_address}-{net.broadcast_address}"
+    if net.version == 6 and (found["open"] or found["ports"]):
+        return f"[{span}]{found['ports']}"
+    return f"{span}{found['ports']}"

@@ -42,6 +42,24 @@ def require_kernel() -> None:
     pytest.skip(reason)
 
 
+def require_br_netfilter() -> None:
+    """Skip (under CI, fail) a test that needs the bridge's IP hooks when br_netfilter is absent.
+
+    The module is global: loaded, every namespace has its `net.bridge.bridge-nf-call-*` sysctls.
+    """
+    require_kernel()
+    if br_netfilter_loaded():
+        return
+    reason = "needs br_netfilter loaded (modprobe br_netfilter)"
+    if os.environ.get("CI"):
+        pytest.fail(f"kernel test cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def br_netfilter_loaded() -> bool:
+    return os.path.isdir("/proc/sys/net/bridge")
+
+
 _cached: list[str | None] = []
 
 
@@ -75,4 +93,13 @@ def scratch_ns():
     try:
         yield name
     finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        delete_namespace(name)
+
+
+def delete_namespace(name: str) -> None:
+    """Delete a namespace and end the processes still in it (a dnsmasq `netc apply` started
+    would otherwise keep the namespace, and itself, alive after the test)."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        subprocess.run(["kill", pid], capture_output=True)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)

@@ -15,7 +15,7 @@ import nft_load  # noqa: E402
 import peers  # noqa: E402
 import traverse  # noqa: E402
 
-from netc.compiler.api import compile_text  # noqa: E402
+from netc.pipeline import compile_text  # noqa: E402
 
 
 def test_three_networks_compile_to_every_target(tmp_path: Path) -> None:

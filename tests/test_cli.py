@@ -59,9 +59,9 @@ def test_every_example_compiles(capsys) -> None:
 def test_compile_verify_prints_only_proven_rules(capsys, monkeypatch) -> None:
     assert main(["compile", DEFAULT, "--verify", "--target", "iptables"]) == 0
     assert "*filter" in capsys.readouterr().out
-    import netc.commands.verify as verify_command
+    import netc.verification as verification
 
-    monkeypatch.setattr(verify_command, "verify_files", lambda files: (1, "differs\n"))
+    monkeypatch.setattr(verification, "verify_compiled", lambda compiled: (1, "differs\n"))
     assert main(["compile", DEFAULT, "--verify"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "differs" in captured.err

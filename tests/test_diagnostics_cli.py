@@ -155,15 +155,18 @@ def test_output_file_is_written_whole(tmp_path, capsys):
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
-def test_output_file_keeps_its_mode_and_follows_a_symlink(tmp_path, capsys):
+def test_output_file_keeps_its_mode_and_refuses_a_symlink(tmp_path, capsys):
     src, real, link = tmp_path / "ok.net", tmp_path / "real.nft", tmp_path / "link.nft"
     src.write_text(GOOD)
     real.write_text("old\n")
     real.chmod(0o640)
-    link.symlink_to(real)
-    assert run_cli(["compile", str(src), "-o", str(link)], capsys).code == 0
-    assert link.is_symlink() and "table inet netc" in real.read_text()
+    assert run_cli(["compile", str(src), "-o", str(real)], capsys).code == 0
+    assert "table inet netc" in real.read_text()
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    link.symlink_to(real)  # renaming over a link replaces the link; resolving it is a redirect
+    refused = run_cli(["compile", str(src), "-o", str(link)], capsys)
+    assert refused.code == 2 and "symbolic link" in refused.err
+    assert link.is_symlink()
 
 
 @pytest.mark.parametrize("where", ["missing/dir/out.nft", "."])
@@ -213,7 +216,7 @@ def test_syntax_errors_are_capped(tmp_path, capsys):
 
 
 def test_network_reference_suggests_a_declared_name(tmp_path, capsys):
-    from netc.compiler.api import compile_sources
+    from netc.pipeline import compile_sources
 
     nets = compile_sources([("f.net", GOOD)]).program.networks
     span = Span("f.net", 9, 5, 9, 12)

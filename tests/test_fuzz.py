@@ -301,7 +301,7 @@ def test_accepted_grammar_outputs_load(scratch_ns, capsys, tmp_path):
 def test_overlap_sweep_matches_all_pairs(blocks):
     import ipaddress
 
-    from netc.compiler.api import compile_sources
+    from netc.pipeline import compile_sources
 
     lines = []
     for i, (a, b, prefix) in enumerate(blocks):

@@ -12,7 +12,7 @@ import pytest
 
 from golden_cases import TARGETS, cases, golden_path
 from kernel_support import nsrun
-from netc.compiler.api import compile_files, emit
+from netc.pipeline import compile_files, emit
 
 UPDATE = os.environ.get("NETC_UPDATE_GOLDEN") == "1"
 

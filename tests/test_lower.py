@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from netc.compiler.api import compile_sources
+from netc.pipeline import compile_sources
 from netc.ir import (
     Direction,
     Family,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netc.compiler.api import compile_files
+from netc.pipeline import compile_files
 from netc.diagnostics import render_notes
 
 
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Parse and validate every file; exit 0 when all are good, 2 with diagnostics otherwise."""
     compiled = compile_files(args.files)
-    sys.stderr.write(render_notes(compiled.notes))
+    sys.stderr.write(render_notes(compiled.notes, args.verbose))
     if not args.quiet:
         n = len(compiled.program.networks)
         sys.stderr.write(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netc.compiler.api import compile_files, emit
+from netc.pipeline import compile_files, emit
 from netc.diagnostics import render_notes
 from netc.emitters import TARGETS
 from netc.output import write_output
@@ -24,7 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=".net file(s) or libvirt network XML; '-' reads stdin",
     )
     p.add_argument(
-        "-t", "--target", choices=sorted(TARGETS), default="nft", help="backend (default: nft)"
+        "-t",
+        "--target",
+        type=lambda value: "nft" if value == "nftables" else value,
+        choices=sorted(TARGETS),
+        default="nft",
+        metavar="{nft,iptables,ip6tables}",
+        help="backend: nft (also spelled nftables), iptables or ip6tables (default: nft)",
     )
     p.add_argument("--remove", action="store_true", help="print the teardown instead")
     p.add_argument(
@@ -42,11 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     compiled = compile_files(args.files)
-    sys.stderr.write(render_notes(compiled.notes))
+    sys.stderr.write(render_notes(compiled.notes, args.verbose))
     if args.verify:
-        from netc.commands.verify import verify_files
+        from netc.verification import verify_compiled
 
-        status, report = verify_files(args.files)
+        status, report = verify_compiled(compiled)
         if status:
             sys.stderr.write(report)
             return status

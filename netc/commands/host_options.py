@@ -27,8 +27,21 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
 
 
 def where(args: argparse.Namespace):
+    """Where a host command acts; refused up front without root, whose tools it runs (a
+    non-root doctor once printed nothing and exited 0: a false all-clear)."""
+    import os
+
+    from netc.diagnostics import Diagnostic, NetcError
     from netc.host.lifecycle import Where
 
+    if os.geteuid() != 0:
+        raise NetcError(
+            Diagnostic(
+                f"`netc {args.command}` needs root: it reads and changes the firewall, links and "
+                "sysctls",
+                hint=f"run it as root (sudo netc {args.command} ...)",
+            )
+        )
     return Where(netns=args.netns, state_dir=args.state_dir, config=args.config)
 
 

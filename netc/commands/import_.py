@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         raise NetcError(problems)
     imported = import_sources(sources)
-    sys.stderr.write(render_notes(imported.notes))
+    sys.stderr.write(render_notes(imported.notes, args.verbose))
     write_output(imported.text, args.output)
     return 0

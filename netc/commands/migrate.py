@@ -15,12 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Install the applied networks' rules on the new backend, then remove "
         "netc's rules and chains from the old one, and libvirt's rules for the same bridges: "
         "its LIBVIRT_* iptables rules and its nft rules in ip/ip6 libvirt_network (the chains "
-        "and tables too, in both families, once no libvirt network is left in them). Reports "
+        "and tables too, in both families, once no libvirt network is left in them and libvirt's "
+        "network daemon does not run, since it creates them once per run). Reports "
         "what it removed. "
         "FILEs take over networks netc has not applied yet (e.g. from libvirt).",
     )
     p.add_argument(
-        "--to", required=True, type=backend_arg, metavar="{nftables,iptables}", help="new backend"
+        "--to",
+        required=True,
+        type=backend_arg,
+        metavar="{nftables,iptables}",
+        help="new backend (nft is accepted for nftables)",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help=".net file(s)")
     add_host_options(p)

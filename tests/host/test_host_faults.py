@@ -74,18 +74,18 @@ def test_ip6tables_failure_rolls_back_ipv4(netc, monkeypatch, tmp_path, first):
 def test_missing_nft_binary(netc, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("ip", "sysctl", "iptables", "iptables-save", "iptables-restore"):
+    for tool in ("ip", "sysctl", "iptables", "iptables-save", "iptables-restore", "dnsmasq"):
         for name in {tool, tool.replace("iptables", "ip6tables")}:
             found = shutil.which(name)
             if found:
                 (bin_dir / name).symlink_to(found)
     before = snapshot(netc.ns)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    result = netc("apply", DEFAULT_NET, "--backend", "nftables")
+    with monkeypatch.context() as only_path:  # undoes PATH alone, not the isolated state dir
+        only_path.setenv("PATH", str(bin_dir))
+        result = netc("apply", DEFAULT_NET, "--backend", "nftables")
     assert result.code == 2
     assert "needs 'nft', which is not in PATH" in result.err
     assert "install the 'nftables' package" in result.err
-    monkeypatch.undo()
     assert snapshot(netc.ns) == before
     monkeypatch.setenv("PATH", str(bin_dir))
     auto = netc("apply", DEFAULT_NET)
@@ -108,6 +108,8 @@ def test_missing_namespace_is_an_error(isolated_config, capsys):
 
     assert main(["apply", DEFAULT_NET, "--netns", "netc-no-such-namespace"]) == 2
     assert "network namespace 'netc-no-such-namespace' does not exist" in capsys.readouterr().err
+    state_dir = isolated_config.parent / "state"
+    assert not state_dir.exists() or list(state_dir.iterdir()) == []  # no stray lock file
 
 
 def test_failure_while_bringing_links_up_undoes_rules_and_bridges(netc, monkeypatch, tmp_path):

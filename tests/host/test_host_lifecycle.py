@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pytest
 
 from host_support import DEFAULT_NET, DOCKER_LIKE, FOREIGN_NFT, load_iptables, snapshot, write
@@ -40,6 +41,8 @@ def test_apply_twice_is_identical_and_down_restores_everything(netc, backend):
     down = netc("down")
     assert down.code == 0, down.err
     assert snapshot(ns) == before
+    state_dir = os.environ["NETC_STATE_DIR"]
+    assert os.listdir(state_dir) == []  # neither the state nor its lock file is left
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

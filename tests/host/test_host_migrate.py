@@ -54,6 +54,7 @@ def test_migrate_from_libvirt_to_nftables_and_back(netc, corpus):
     load_libvirt(ns)
     to_nft = netc("migrate", "--to", "nftables", DEFAULT_NET)
     assert to_nft.code == 0, to_nft.err
+    assert "backend: nftables (chosen with --to)" in to_nft.out
     assert "bridge virbr0 (already there)" in to_nft.out
     for chain in ("LIBVIRT_INP", "LIBVIRT_OUT", "LIBVIRT_FWO", "LIBVIRT_FWI", "LIBVIRT_FWX"):
         assert f"removed libvirt's iptables filter chain: {chain}" in to_nft.out

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from kernel_support import kernel_unavailable, require_kernel
-from netc.compiler.api import compile_text
+from netc.pipeline import compile_text
 
 from .probing import Outcome, servers
 from .topology import (

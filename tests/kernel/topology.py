@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
 
-from kernel_support import nsrun, unique_name
+from kernel_support import br_netfilter_loaded, nsrun, require_br_netfilter, unique_name
 
 ROLES = ("guest", "guest2", "host", "wan")
 
@@ -233,24 +233,28 @@ def _build(shape: Shape, extra: tuple[Shape, ...], names: dict[str, str]) -> Non
                 wan.route("add", dst=prefix, gateway=vias[ipaddress.ip_network(prefix).version])
 
     nf = "1" if shape.bridge_nf_call else "0"
+    bridge_nf = []  # without br_netfilter, bridged frames skip the IP hooks: the "0" world
+    if shape.bridge_nf_call or br_netfilter_loaded():
+        bridge_nf = [
+            f"net.bridge.bridge-nf-call-iptables={nf}",
+            f"net.bridge.bridge-nf-call-ip6tables={nf}",
+        ]
     nsrun(
         names["host"],
         "sysctl",
         "-qw",
         "net.ipv4.ip_forward=1",
         "net.ipv6.conf.all.forwarding=1",
-        f"net.bridge.bridge-nf-call-iptables={nf}",
-        f"net.bridge.bridge-nf-call-ip6tables={nf}",
+        *bridge_nf,
     )
 
 
 def remove(names: dict[str, str]) -> None:
     """Delete the namespaces by name; tolerant of ones that were never created."""
+    from kernel_support import delete_namespace
+
     for name in names.values():
-        try:
-            netns.remove(name)
-        except OSError:
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        delete_namespace(name)  # its processes too (a dnsmasq `netc apply` started)
 
 
 @contextmanager
@@ -264,6 +268,8 @@ def topology(
     """
     if len(tag) > 8:
         raise ValueError(f"tag {tag!r} is too long: namespace names must stay unique in 32 chars")
+    if shape.bridge_nf_call:
+        require_br_netfilter()
     short = {"guest": "g", "guest2": "g2", "host": "h", "wan": "w"}
     roles = [*ROLES, *(f"peer{n}" for n in range(len(extra)))]
     names: dict[str, str] = {}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from netc.compiler.api import compile_sources, emit
+from netc.pipeline import compile_sources, emit
 from netc.libvirt import import_sources, read_xml
-from netc.libvirt.corpus import CASES, Case, case_named, commands, iptables_texts, nft_script
+from libvirt_replay import CASES, Case, case_named, commands, iptables_texts, nft_script
 from netc.libvirt.records import LvNetwork
 
 HERE = Path(__file__).parent
@@ -26,7 +26,7 @@ def _parity():
     """netc.parity, or skip — except under CI, where a missing verifier is a failure."""
     try:
         import netc.parity  # noqa: F401
-        from netc.libvirt import conformance
+        import libvirt_conformance as conformance
     except ImportError as err:
         if os.environ.get("CI"):
             pytest.fail(f"netc.parity must be importable under CI: {err}")
@@ -252,9 +252,9 @@ def test_opt_in_stateful_inbound_differs_exactly_on_new_inbound_connections(back
 
 
 def test_conformance_table_is_up_to_date() -> None:
-    """Regenerate with: python -m netc.libvirt.conformance --write libvirt/CONFORMANCE.md"""
+    """Regenerate with: python tools/libvirt_conformance.py --write libvirt/CONFORMANCE.md"""
     _, conformance = _parity()
     assert CONFORMANCE.read_text() == conformance.table(CORPUS), (
         "libvirt/CONFORMANCE.md is stale; run "
-        "python -m netc.libvirt.conformance --write libvirt/CONFORMANCE.md"
+        "python tools/libvirt_conformance.py --write libvirt/CONFORMANCE.md"
     )

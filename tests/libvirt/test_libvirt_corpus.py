@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from kernel_support import nsrun
 
-from netc.compiler.api import compile_files, emit
+from netc.pipeline import compile_files, emit
 from netc.ir.model import Family
-from netc.libvirt.corpus import (
+from libvirt_replay import (
     CASES,
     CorpusError,
     case_named,

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from netc.cli import main
-from netc.compiler.api import compile_files, compile_sources, emit
+from netc.pipeline import compile_files, compile_sources, emit
 from netc.diagnostics import NetcError
 from netc.libvirt import import_sources, looks_like_xml
-from netc.libvirt.corpus import CASES
+from libvirt_replay import CASES
 
 HERE = Path(__file__).parent
 CORPUS = HERE / "corpus"
@@ -312,7 +312,7 @@ def test_errors_raise_netc_error_from_the_api() -> None:
 
 
 def test_ignored_elements_get_one_note_per_kind(capsys) -> None:
-    assert main(["import", str(INPUTS / "everything.xml")]) == 0
+    assert main(["import", str(INPUTS / "everything.xml"), "-v"]) == 0
     err = capsys.readouterr().err
     notes = [line for line in err.splitlines() if ": note: " in line]
     assert len(notes) == len(set(notes))
@@ -321,6 +321,18 @@ def test_ignored_elements_get_one_note_per_kind(capsys) -> None:
     assert sum("<dns><host>" in n for n in notes) == 1  # two <host> elements, one note
     assert "everything.xml:5:3: note: <uuid> identifies the network" in err
     assert "error" not in err
+
+
+@pytest.mark.parametrize("argv", [["import", "X"], ["compile", "X"], ["check", "X"]])
+def test_notes_without_firewall_meaning_only_with_verbose(capsys, argv) -> None:
+    argv = [str(INPUTS / "everything.xml") if arg == "X" else arg for arg in argv]
+    assert main(argv) == 0
+    quiet = capsys.readouterr().err
+    assert "<uuid>" not in quiet and "stp" not in quiet and "<mac>" not in quiet
+    for verbose in (["-v", *argv], [*argv, "--verbose"]):
+        assert main(verbose) == 0
+        err = capsys.readouterr().err
+        assert "<uuid> identifies the network" in err and "<bridge stp=...>" in err, verbose
 
 
 def test_compile_prints_the_notes_too(capsys) -> None:

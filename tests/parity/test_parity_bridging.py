@@ -96,7 +96,7 @@ def test_unnamed_interface_classes_never_stand_for_one_interface():
 
 @pytest.mark.parametrize("case", golden_cases())
 def test_every_golden_meets_its_spec_without_br_netfilter(case):
-    from netc.commands.verify import spec_networks
+    from netc.verification import spec_of_files as spec_networks
 
     networks = spec_networks([str(GOLDEN / case / "input.net")])
     for side in golden_pair(case):
@@ -104,7 +104,7 @@ def test_every_golden_meets_its_spec_without_br_netfilter(case):
 
 
 def test_hairpin_spec_rows_are_checked_without_br_netfilter():
-    from netc.commands.verify import spec_networks
+    from netc.verification import spec_of_files as spec_networks
 
     networks = spec_networks([str(GOLDEN / "port-forward" / "input.net")])
     rows = [r for n in networks for r in spec_rows(n, []) if "hairpin" in r.check]

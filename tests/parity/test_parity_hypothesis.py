@@ -166,8 +166,8 @@ def networks(draw):
     "    ip 10.0.0.1/24 { dhcp 10.0.0.10 - 10.0.0.99 }\n    deny to 198.51.100.0/24\n}\n"
 )
 def test_every_compilable_network_passes_verify_and_spec(source):
-    from netc.commands.verify import spec_from_networks
-    from netc.compiler.api import compile_sources, emit
+    from netc.verification import spec_from_networks
+    from netc.pipeline import compile_sources, emit
     from netc.diagnostics import NetcError
 
     try:

@@ -31,7 +31,7 @@ N = 12  # networks in the generated host; the last one is n11 on virbr11, 10.0.1
 
 
 def texts(n: int) -> dict[str, str]:
-    from netc.compiler.api import compile_sources, emit
+    from netc.pipeline import compile_sources, emit
 
     compiled = compile_sources([("many.net", many_networks(n))])
     return {t: emit(compiled, t) for t in ("nft", "iptables", "ip6tables")}

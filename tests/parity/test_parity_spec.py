@@ -14,7 +14,7 @@ DEFAULT = SpecNetwork("default", "virbr0", "nat", subnets4=("192.168.122.1/24",)
 
 @pytest.mark.parametrize("case", golden_cases())
 def test_every_golden_meets_its_spec(case):
-    from netc.commands.verify import spec_networks
+    from netc.verification import spec_of_files as spec_networks
 
     networks = spec_networks([str(GOLDEN / case / "input.net")])
     for side in golden_pair(case):

@@ -15,7 +15,7 @@ from netc.parity.spec import check_spec, spec_rows
 
 
 def _networks(path):
-    from netc.commands.verify import spec_networks
+    from netc.verification import spec_of_files as spec_networks
 
     return spec_networks([str(path)])
 
@@ -81,7 +81,8 @@ network a {
 @pytest.mark.parametrize("dhcp6", [False, True])
 def test_dhcpv6_row_only_where_a_v6_range_is_served(dhcp6, tmp_path):
     """A v4-only DHCP range serves no DHCPv6: a closed host rejects it, and must."""
-    from netc.commands.verify import _compile_sides
+    from netc.pipeline import compile_files
+    from netc.verification import compiled_rulesets
 
     source = V4_DHCP_ONLY
     if dhcp6:
@@ -92,6 +93,6 @@ def test_dhcpv6_row_only_where_a_v6_range_is_served(dhcp6, tmp_path):
     net.write_text(source)
     networks = _networks(net)
     assert any("DHCPv6" in c for c in _checks(networks)) == dhcp6
-    for side in _compile_sides([str(net)]):
+    for side in compiled_rulesets(compile_files([str(net)])):
         assert check_spec(side, networks) == []
         assert check_spec(side, networks, br_netfilter=False) == []

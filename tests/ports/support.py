@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from netc.compiler.api import compile_sources, emit
+from netc.pipeline import compile_sources, emit
 from netc.ir.intents import Intent
 
 from kernel.topology import Topology

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from netc.compiler.api import compile_files, compile_sources, emit
+from netc.pipeline import compile_files, compile_sources, emit
 from netc.diagnostics import NetcError
 from netc.emitters.base import Slot, slot
 from netc.ir import (
@@ -236,7 +236,7 @@ def test_golden_verdicts(backend: str) -> None:
 
 def test_the_spec_catches_missing_inbound_filters() -> None:
     """The spec rows `netc verify` checks fail when the filters are not emitted (a mutant)."""
-    from netc.commands.verify import spec_from_networks
+    from netc.verification import spec_from_networks
     from netc.parity.spec import check_spec
 
     good = compile_files([str(GOLDEN / "input.net")])

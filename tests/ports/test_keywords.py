@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
-from netc.compiler.lalr import LITERALS
+from netc.compiler.syntax import literals
 from netc.libvirt.tosource import KEYWORDS
 
 
 def grammar_keywords() -> set[str]:
-    return {text for text in LITERALS.values() if re.fullmatch(r"[a-z][a-z0-9]*", text)}
+    return {text for text in literals().values() if re.fullmatch(r"[a-z][a-z0-9]*", text)}
 
 
 def test_converter_knows_every_keyword() -> None:

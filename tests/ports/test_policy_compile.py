@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from netc.compiler.api import compile_sources
+from netc.pipeline import compile_sources
 from netc.diagnostics import NetcError
 from netc.emitters.base import Slot, slot
 from netc.ir import (
