@@ -99,7 +99,7 @@ class Builder:
 
     def span(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
-            line, column, end_line, end_column = node_position(node)
+            line, column, end_line, end_column = _token_position(node)
             return Span(self.filename, line, column, end_line, end_column)
         meta = node.meta  # Lark's Meta has these once the node has a positioned child
         return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
@@ -605,7 +605,7 @@ def build(tree: Tree, filename: str) -> tuple[list[Network], list[Diagnostic]]:
     return networks, builder.problems
 
 
-def node_position(token: Token) -> tuple[int, int, int, int]:
+def _token_position(token: Token) -> tuple[int, int, int, int]:
     """A lexed token's line, column, end line and end column (the lexer always sets them)."""
     line, column, end_line, end_column = (
         token.line,
