@@ -104,6 +104,7 @@ def apply_sources(
     )
     owned: list[NetworkState] = []
     flagged_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []  # (bridge, ports) this run
+    hairpin_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []
     try:
         for net in networks:
             prior = old.network(net.name) if old else None
@@ -113,11 +114,15 @@ def apply_sources(
             state = links.bring_up(where.netns, net, files[net.name], before.get(net.bridge), prior)
             owned.append(state)
             report.say(_describe(state, before.get(net.bridge)))
-            owned[-1], newly = _isolation(where.netns, net, state, prior, report)
+            owned[-1], newly = _isolation(where.netns, net, owned[-1], prior, report)
             flagged_now.append((net.bridge, newly))
+            owned[-1], newly = _hairpin(where.netns, net, owned[-1], prior, report)
+            hairpin_now.append((net.bridge, newly))
     except BaseException as err:
         for bridge, ports in flagged_now:
             port_isolation.restore_ports(where.netns, bridge, ports)
+        for bridge, ports in hairpin_now:
+            port_isolation.restore_ports(where.netns, bridge, ports, port_isolation.HAIRPIN)
         _undo(where, old, owned, chosen, unchanged, created_objects)
         save_state(where.state_file, old)  # the links and rules are as they were again
         if _is_netlink_error(err):
@@ -176,6 +181,26 @@ def _servers(
     for gone in old.networks if old else ():
         if gone.name not in keep and dnsmasq.stop(dnsmasq.Server(directory, gone.name), True):
             report.say(f"network {gone.name}: dnsmasq stopped")
+
+
+def _hairpin(
+    netns: str | None, net: Network, state: NetworkState, prior: NetworkState | None, report
+) -> tuple[NetworkState, tuple[FlaggedPort, ...]]:
+    """`expose` with br_netfilter loaded: a guest reaching its own forwarded port through the
+    host's address is DNATed back to itself, and the bridge sends that frame back out of the
+    port it came in by only with hairpin_mode on that port (as Docker sets it). Ports present
+    now get it; ports attached later get it when `netc apply` runs again. Returns the new state
+    and the ports this call changed (down clears exactly the recorded ones)."""
+    hairpin = port_isolation.HAIRPIN
+    before = port_isolation.still_flagged(netns, net.bridge, prior.hairpinned) if prior else ()
+    if not net.port_forwards:
+        port_isolation.restore_ports(netns, net.bridge, before, hairpin)
+        return replace(state, hairpinned=()), ()
+    newly = port_isolation.isolate_ports(netns, net.bridge, hairpin)
+    if newly:
+        names = ", ".join(p.name for p in newly)
+        report.say(f"network {net.name}: hairpin_mode set on the ports of {net.bridge}: {names}")
+    return replace(state, hairpinned=before + newly), newly
 
 
 def _isolation(

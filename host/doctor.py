@@ -11,6 +11,8 @@ libvirt's own rules for netc's bridges, nft or iptables (a second firewall for t
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,6 +116,58 @@ def doctor(files: Sequence[str], where: Where) -> list[Finding]:
     if state is not None:
         findings += _applied_checks(host, state, networks)
     findings += _isolation_checks(where.netns, networks)
+    if state is not None:
+        findings += _server_conflicts(host, where, state, networks)
+    return findings
+
+
+_SERVER_PORTS = {"53": "DNS", "67": "DHCP", "547": "DHCPv6"}
+
+
+def _server_conflicts(
+    host: Host, where: Where, state, networks: Sequence[Network]
+) -> list[Finding]:
+    """Another DNS/DHCP server on port 53/67/547 bound to all addresses or to a bridge netc
+    serves: its answers race netc's dnsmasq (or it keeps dnsmasq from binding at all)."""
+    from . import dnsmasq
+
+    served = [
+        n
+        for n in networks
+        if dnsmasq.serves(n) and (owned := state.network(n.name)) is not None and owned.created
+    ]
+    if not served or which("ss") is None:
+        return []
+    directory = dnsmasq.directory_for(where.state_file)
+    ours = {dnsmasq.running_pid(dnsmasq.Server(directory, n.name)) for n in served}
+    result = host.run(["ss", "-H", "-lunp"])
+    findings = []
+    for line in result.stdout.splitlines() if result.returncode == 0 else ():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        local, process = fields[3], " ".join(fields[5:])
+        address, _, port = local.rpartition(":")
+        if port not in _SERVER_PORTS:
+            continue
+        address, _, device = address.partition("%")
+        pids = {int(p) for p in re.findall(r"pid=(\d+)", process)}
+        if pids and pids <= ours:
+            continue
+        names = re.findall(r'"([^"]+)"', process) or ["an unknown process"]
+        for net in served:
+            addresses = {str(s.gateway.ip) for s in net.subnets}
+            wildcard = address in ("0.0.0.0", "*", "[::]") and device in ("", net.bridge)
+            if wildcard or address.strip("[]") in addresses:
+                findings.append(
+                    Finding(
+                        f"{names[0]} (pid {', '.join(map(str, sorted(pids))) or '?'}) listens "
+                        f"on UDP {local} ({_SERVER_PORTS[port]}): it answers guests of network "
+                        f"{net.name} on {net.bridge} beside netc's dnsmasq",
+                        f"stop it, or bind it to its own interfaces only (dnsmasq: "
+                        f"`bind-dynamic` with `except-interface={net.bridge}`)",
+                    )
+                )
     return findings
 
 

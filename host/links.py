@@ -150,7 +150,7 @@ def take_down(netns: str | None, owned: NetworkState) -> str | None:
     only has the name of netc's (another ifindex: netc's was deleted and someone made a new one)
     is not touched; the returned note says so.
     """
-    from .port_isolation import restore_ports
+    from .port_isolation import HAIRPIN, restore_ports
 
     with _ipr(netns) as ipr:
         index = _index(ipr, owned.bridge)
@@ -162,6 +162,7 @@ def take_down(netns: str | None, owned: NetworkState) -> str | None:
                 f"netc's was {owned.index}): left as it is"
             )
     restore_ports(netns, owned.bridge, owned.flagged)
+    restore_ports(netns, owned.bridge, owned.hairpinned, HAIRPIN)
     with _ipr(netns) as ipr:
         if owned.created:
             ipr.link("del", index=index)

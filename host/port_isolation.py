@@ -41,8 +41,12 @@ def _ipr(netns: str | None) -> Iterator:
         yield ipr
 
 
-def _ports(ipr, bridge: str) -> list[tuple[str, int, bool]]:
-    """(name, ifindex, isolated) of each current port of `bridge`; none when it is missing."""
+ISOLATED = "IFLA_BRPORT_ISOLATED"
+HAIRPIN = "IFLA_BRPORT_MODE"  # hairpin_mode: the bridge may send a frame back out of its port
+
+
+def _ports(ipr, bridge: str, attr: str = ISOLATED) -> list[tuple[str, int, bool]]:
+    """(name, ifindex, flag) of each current port of `bridge`; none when it is missing."""
     found = ipr.link_lookup(ifname=bridge)
     if not found:
         return []
@@ -51,14 +55,14 @@ def _ports(ipr, bridge: str) -> list[tuple[str, int, bool]]:
         if link.get_attr("IFLA_MASTER") != found[0]:
             continue
         data = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_SLAVE_DATA")
-        flag = data.get_attr("IFLA_BRPORT_ISOLATED") if data is not None else None
+        flag = data.get_attr(attr) if data is not None else None
         out.append((link.get_attr("IFLA_IFNAME"), link["index"], bool(flag)))
     return sorted(out)
 
 
-def _set(ipr, index: int, isolated: bool) -> None:
-    # Equivalent of `ip link set PORT type bridge_slave isolated on|off`.
-    slave = {"attrs": [("IFLA_BRPORT_ISOLATED", 1 if isolated else 0)]}
+def _set(ipr, index: int, isolated: bool, attr: str = ISOLATED) -> None:
+    # Equivalent of `ip link set PORT type bridge_slave isolated|hairpin on|off`.
+    slave = {"attrs": [(attr, 1 if isolated else 0)]}
     info = {"attrs": [("IFLA_INFO_SLAVE_KIND", "bridge"), ("IFLA_INFO_SLAVE_DATA", slave)]}
     ipr.link("set", index=index, IFLA_LINKINFO=info)
 
@@ -75,13 +79,13 @@ def set_ports_isolated(netns: str | None, bridge: str, isolated: bool = True) ->
     return [name for name, _, _ in ports]
 
 
-def ports_isolated(netns: str | None, bridge: str) -> dict[str, bool]:
-    """Each current port of `bridge` and whether its `isolated` flag is set (for checks/tests)."""
+def ports_isolated(netns: str | None, bridge: str, attr: str = ISOLATED) -> dict[str, bool]:
+    """Each current port of `bridge` and whether its flag is set (for checks/tests)."""
     with _ipr(netns) as ipr:
-        return {name: flag for name, _, flag in _ports(ipr, bridge)}
+        return {name: flag for name, _, flag in _ports(ipr, bridge, attr)}
 
 
-def isolate_ports(netns: str | None, bridge: str) -> tuple[FlaggedPort, ...]:
+def isolate_ports(netns: str | None, bridge: str, attr: str = ISOLATED) -> tuple[FlaggedPort, ...]:
     """Set the flag on the ports of `bridge` that lack it; returns those (what down undoes).
 
     Ports already isolated (by libvirt, by an admin, by an earlier apply) are left alone and not
@@ -90,32 +94,34 @@ def isolate_ports(netns: str | None, bridge: str) -> tuple[FlaggedPort, ...]:
     done: list[FlaggedPort] = []
     with _ipr(netns) as ipr:
         try:
-            for name, index, flag in _ports(ipr, bridge):
+            for name, index, flag in _ports(ipr, bridge, attr):
                 if not flag:
-                    _set(ipr, index, True)
+                    _set(ipr, index, True, attr)
                     done.append(FlaggedPort(name, index))
         except BaseException:
-            _clear(ipr, bridge, done)
+            _clear(ipr, bridge, done, attr)
             raise
     return tuple(done)
 
 
-def restore_ports(netns: str | None, bridge: str, flagged: Iterable[FlaggedPort]) -> list[str]:
+def restore_ports(
+    netns: str | None, bridge: str, flagged: Iterable[FlaggedPort], attr: str = ISOLATED
+) -> list[str]:
     """Clear the flag netc set on these ports, if they are still the same ports of `bridge`.
 
     A port that went away, moved to another bridge, or was re-created under the same name (its
     ifindex differs) is not netc's to change any more. Returns the names cleared.
     """
     with _ipr(netns) as ipr:
-        return _clear(ipr, bridge, flagged)
+        return _clear(ipr, bridge, flagged, attr)
 
 
-def _clear(ipr, bridge: str, flagged: Iterable[FlaggedPort]) -> list[str]:
+def _clear(ipr, bridge: str, flagged: Iterable[FlaggedPort], attr: str = ISOLATED) -> list[str]:
     wanted = {(port.name, port.index) for port in flagged}
     cleared = []
-    for name, index, flag in _ports(ipr, bridge):
+    for name, index, flag in _ports(ipr, bridge, attr):
         if (name, index) in wanted and flag:
-            _set(ipr, index, False)
+            _set(ipr, index, False, attr)
             cleared.append(name)
     return cleared
 

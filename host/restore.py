@@ -140,6 +140,7 @@ def _bridges(
             links.bring_up(where.netns, net, owned.file, info, owned),
             isolate=owned.isolate,
             flagged=owned.flagged,
+            hairpinned=owned.hairpinned,
         )
         what = "created again" if info is None else "repaired"
         addrs = ", ".join(owned.addresses) or "no address of netc's"

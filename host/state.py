@@ -49,6 +49,7 @@ class NetworkState:
     was_up: bool  # the link was already up before netc (down leaves it up)
     isolate: bool = False  # `isolate guests`: every port of the bridge needs the isolated flag
     flagged: tuple[FlaggedPort, ...] = ()  # ports whose isolated flag netc set
+    hairpinned: tuple[FlaggedPort, ...] = ()  # ports whose hairpin_mode netc set (`expose`)
     # The bridge's ifindex when netc last set it up (0: not recorded). A bridge of the same name
     # with another index is someone else's, made after netc's was deleted: down leaves it alone.
     index: int = 0
@@ -165,13 +166,14 @@ def _network(data: object) -> NetworkState:
     problem = network_problem(name) or interface_problem(_text(record["bridge"], "a bridge"))
     if problem:
         raise ValueError(problem)
-    flagged = []
-    for port in record.get("flagged", ()):
-        entry = _mapping(port, "a flagged port")
-        problem = interface_problem(_text(entry["name"], "a port"))
-        if problem or not isinstance(entry["index"], int):
-            raise ValueError(problem or f"port {entry['name']!r} has no ifindex")
-        flagged.append(FlaggedPort(entry["name"], entry["index"]))
+    flagged, hairpinned = [], []
+    for key, out in (("flagged", flagged), ("hairpinned", hairpinned)):
+        for port in record.get(key, ()):
+            entry = _mapping(port, "a flagged port")
+            problem = interface_problem(_text(entry["name"], "a port"))
+            if problem or not isinstance(entry["index"], int):
+                raise ValueError(problem or f"port {entry['name']!r} has no ifindex")
+            out.append(FlaggedPort(entry["name"], entry["index"]))
     addresses = record["addresses"]
     if not isinstance(addresses, list):
         raise ValueError(f"network {name!r}: addresses is not a list")
@@ -192,6 +194,7 @@ def _network(data: object) -> NetworkState:
         was_up=flags["was_up"],
         isolate=flags["isolate"],
         flagged=tuple(flagged),
+        hairpinned=tuple(hairpinned),
         index=index,
     )
 
