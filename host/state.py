@@ -166,7 +166,8 @@ def _network(data: object) -> NetworkState:
     problem = network_problem(name) or interface_problem(_text(record["bridge"], "a bridge"))
     if problem:
         raise ValueError(problem)
-    flagged, hairpinned = [], []
+    flagged: list[FlaggedPort] = []
+    hairpinned: list[FlaggedPort] = []
     for key, out in (("flagged", flagged), ("hairpinned", hairpinned)):
         for port in record.get(key, ()):
             entry = _mapping(port, "a flagged port")
