@@ -309,10 +309,15 @@ def test_overlap_sweep_matches_all_pairs(blocks):
         lines.append(f"network n{i} {{ bridge br{i} ip {net.network_address + 1}/{prefix} }}")
     text = "\n".join(lines) + "\n"
     nets = [ipaddress.ip_network(f"10.{a}.{b}.0/{p}", strict=False) for a, b, p in blocks]
-    expected = sum(1 for i in range(len(nets)) for j in range(i) if nets[i].overlaps(nets[j]))
+    # each subnet overlapping an earlier one: reported once, against the first it overlaps
+    expected = [
+        f"subnet {nets[i]} overlaps {next(n for n in nets[:i] if nets[i].overlaps(n))}"
+        for i in range(len(nets))
+        if any(nets[i].overlaps(n) for n in nets[:i])
+    ]
     try:
         compile_sources([("o.net", text)])
-        found = 0
+        found = []
     except Exception as err:  # NetcError
-        found = sum("overlaps" in d.message for d in err.diagnostics)
+        found = [d.message.split(" (")[0] for d in err.diagnostics if "overlaps" in d.message]
     assert found == expected

@@ -272,3 +272,32 @@ network v6 {
     # IPv4 is always firewalled: the listed dhcp opens it there; DHCPv6 is served already
     listed = [(a.family, a.service) for a in of(found, HostAllow)]
     assert listed == [(Family.IPV4, "dhcp")]
+
+
+@pytest.mark.parametrize(
+    "first, second, clash",
+    [
+        ("expose tcp 100-1000 to 192.168.122.10", "expose tcp 999 to 192.168.122.11", True),
+        ("expose tcp 999 to 192.168.122.10", "expose tcp 100-1000 to 192.168.122.11", True),
+        ("expose tcp 100-1000 to 192.168.122.10", "expose tcp 900-2000 to 192.168.122.11", True),
+        ("expose tcp 100-1000 to 192.168.122.10", "expose tcp 1001-2000 to 192.168.122.11", False),
+        ("expose tcp 100-1000 to 192.168.122.10", "expose udp 500 to 192.168.122.11", False),
+        ("expose tcp 80 to 192.168.122.10", "expose tcp 81 to 192.168.122.11", False),
+    ],
+)
+def test_indexed_clash_check_wide_and_narrow_ranges(first: str, second: str, clash: bool) -> None:
+    """Forwards are indexed port by port up to a width, wider ones compared with all: both
+    kinds must still find every overlap in either order."""
+    if clash:
+        assert any("already forwarded" in e for e in errors(first + "\n" + second))
+    else:
+        compiled(first + "\n" + second)
+
+
+def test_clash_reports_the_earliest_forward() -> None:
+    found = errors("""
+        expose tcp 1-5000 to 192.168.122.10
+        expose tcp 7000 to 192.168.122.12
+        expose tcp 7000 to 192.168.122.11
+        """)
+    assert len(found) == 1 and "already forwarded to 192.168.122.12" in found[0], found
