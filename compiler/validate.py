@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import heapq
-
 from collections.abc import Sequence
 
+from netc.compiler.port_claims import PortClaims
 from netc.diagnostics import Diagnostic, did_you_mean, shown
-from netc.ir.model import Network, PortForward, Subnet
+from netc.ir.model import Network, PortForward
 from netc.ir.span import Span
 
 
@@ -57,45 +56,40 @@ def cross_check(networks: Sequence[Network]) -> list[Diagnostic]:
     return problems
 
 
-def _claims_overlap(a: PortForward, b: PortForward) -> bool:
-    """Could one new connection match both forwards? Then only the first would ever apply."""
-    return (
-        a.family is b.family
-        and a.proto is b.proto
-        and a.host_ports.first <= b.host_ports.last
-        and b.host_ports.first <= a.host_ports.last
-        and (a.host_address is None or b.host_address is None or a.host_address == b.host_address)
-        and (a.in_dev is None or b.in_dev is None or a.in_dev == b.in_dev)
-    )
+# stands for "any value" in the clash index's keys (None is a value there: "not restricted")
+_ANY = object()
 
 
 def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
     """Host ports are the host's, not a network's: no two forwards anywhere may claim one.
 
-    Each forward is reported against the first earlier one it overlaps. Claims are indexed by
-    family and protocol, single ports by port number, so 60,000 forwards check in linear time
-    (all pairs took minutes); forwards of a port range are compared with each range claimed.
+    Two forwards clash when one new connection could match both (then only the first would ever
+    apply): same family and protocol, overlapping host ports, and host address and incoming
+    device each equal or unrestricted on one side. Each forward is reported against the first
+    earlier one it clashes with. Claims are indexed by family, protocol, address and device,
+    each key's ports in an interval index, so every forward costs the same whatever came before
+    (comparing all pairs took minutes for 60,000 forwards). A forward is recorded under its own
+    address and device and under "any" of each, so a question about an unrestricted side asks
+    the "any" index once instead of every address's.
     """
     problems: list[Diagnostic] = []
-    singles: dict[tuple[object, object], dict[int, list[int]]] = {}
-    ranges: dict[tuple[object, object], list[int]] = {}
+    index: dict[tuple[object, object, object], PortClaims] = {}
     claimed: list[tuple[Network, PortForward]] = []
     for net in networks:
         for fwd in net.port_forwards:
-            key = (fwd.family, fwd.proto)
-            by_port = singles.setdefault(key, {})
-            wide = ranges.setdefault(key, [])
+            kind = (fwd.family, fwd.proto)
             first, last = fwd.host_ports.first, fwd.host_ports.last
-            if last - first < 1024:
-                near = [by_port[port] for port in range(first, last + 1) if port in by_port]
-            else:
-                near = list(by_port.values())
-            # each list is in claim order: merged lazily, the first overlap ends the search
-            earlier = heapq.merge(*near, wide)
-            other_net, other = next(
-                (claimed[i] for i in earlier if _claims_overlap(fwd, claimed[i][1])), (None, None)
-            )
-            if other is not None and other_net is not None:
+            addresses = (_ANY,) if fwd.host_address is None else (fwd.host_address, None)
+            devices = (_ANY,) if fwd.in_dev is None else (fwd.in_dev, None)
+            hits = []
+            for address in addresses:
+                for device in devices:
+                    claims = index.get((kind, address, device))
+                    found = None if claims is None else claims.first_overlap(first, last)
+                    if found is not None:
+                        hits.append(found)
+            if hits:
+                other_net, other = claimed[min(hits)]
                 where = "" if other_net is net else f" in network '{other_net.name}'"
                 problems.append(
                     Diagnostic(
@@ -105,11 +99,13 @@ def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
                         f"the first forward is at {other.span}",
                     )
                 )
-            if first == last:
-                by_port.setdefault(first, []).append(len(claimed))
-            else:
-                wide.append(len(claimed))
+            number = len(claimed)
             claimed.append((net, fwd))
+            for address in (fwd.host_address, _ANY):
+                for device in (fwd.in_dev, _ANY):
+                    index.setdefault((kind, address, device), PortClaims()).claim(
+                        first, last, number
+                    )
     return problems
 
 
@@ -133,36 +129,46 @@ def _overlaps(networks: Sequence[Network]) -> list[Diagnostic]:
 
     CIDR blocks overlap only by containment, so after sorting by (start, prefix length) a
     stack of the blocks still open holds exactly the blocks containing the current one: one
-    sweep instead of comparing every pair (thousands of networks stay fast).
+    sweep instead of comparing every pair. Identical subnets are one block in the sweep (the
+    stack then holds at most one block per prefix length, so the sweep stays linear however
+    many copies there are); each later copy is reported against its first copy, or against an
+    earlier block that overlaps them all.
     """
     declared = [(net, s) for net in networks for s in net.subnets]
-    order = {id(s): i for i, (_, s) in enumerate(declared)}
     # Addresses as integers (one family per group, so they order the same way): comparing
     # ipaddress objects, and their cached broadcast addresses, cost a Python call each.
-    groups: dict[int, list[tuple[int, int, int, tuple[Network, Subnet]]]] = {}
-    for pair in declared:
-        prefix = pair[1].network
-        start = int(prefix.network_address)
-        last = start | ((1 << (prefix.max_prefixlen - prefix.prefixlen)) - 1)  # broadcast
-        groups.setdefault(prefix.version, []).append((start, prefix.prefixlen, last, pair))
-    pairs = []  # found in any order: sorted below, and no two are the same pair
+    copies: dict[tuple[int, int, int], list[int]] = {}  # (family, start, length) -> declared
+    for i, (_, subnet) in enumerate(declared):
+        prefix = subnet.network
+        key = (prefix.version, int(prefix.network_address), prefix.prefixlen)
+        copies.setdefault(key, []).append(i)
+    groups: dict[int, list[tuple[int, int, int, int]]] = {}
+    for (version, start, length), members in copies.items():
+        bits = 32 if version == 4 else 128
+        last = start | ((1 << (bits - length)) - 1)  # broadcast
+        groups.setdefault(version, []).append((start, length, last, members[0]))
+    # for each block (by its first copy): the first copy of the earliest other block it meets
+    earliest: dict[int, int] = {}
     for group in groups.values():
-        group.sort(key=lambda block: (block[0], block[1]))
-        open_blocks: list[tuple[int, tuple[Network, Subnet]]] = []  # (last address, block)
-        for start, _, last, pair in group:
+        group.sort()
+        open_blocks: list[tuple[int, int]] = []  # (last address, first copy)
+        for start, _, last, block in group:
             while open_blocks and open_blocks[-1][0] < start:
                 open_blocks.pop()
             for _, other in open_blocks:
-                earlier, later = sorted([pair, other], key=lambda p: order[id(p[1])])
-                pairs.append((later, earlier))
-            open_blocks.append((last, pair))
-    first: dict[int, tuple[tuple[Network, Subnet], tuple[Network, Subnet]]] = {}
-    for later, earlier in pairs:
-        known = first.get(id(later[1]))
-        if known is None or order[id(earlier[1])] < order[id(known[1][1])]:
-            first[id(later[1])] = (later, earlier)
+                earliest[block] = min(earliest.get(block, other), other)
+                earliest[other] = min(earliest.get(other, block), block)
+            open_blocks.append((last, block))
+    found: list[tuple[int, int]] = []  # (later, the first earlier one it overlaps)
+    for members in copies.values():
+        first_copy, other = members[0], earliest.get(members[0])
+        for i in members:
+            before = [j for j in (first_copy, other) if j is not None and j < i]
+            if before:
+                found.append((i, min(before)))
     problems = []
-    for (net_a, a), (net_b, b) in sorted(first.values(), key=lambda p: order[id(p[0][1])]):
+    for i, j in sorted(found):
+        (net_a, a), (net_b, b) = declared[i], declared[j]
         where = "on the same bridge" if net_a is net_b else f"network '{net_b.name}'"
         problems.append(
             Diagnostic(

@@ -1,0 +1,80 @@
+"""Which earlier claim on a host port range comes first: an interval index over ports 0-65535.
+
+The port-forward clash check asks, for every forward, for the first earlier forward whose ports
+overlap its own. Comparing with every earlier forward is quadratic (60,000 `expose` lines took
+minutes); this answers each question in about 2 × 17 steps, whatever the widths involved.
+
+It is a segment tree over the 65,536 ports, stored sparsely in dicts (only the nodes claims
+touch exist). A claim is marked on the O(log) nodes that tile its range (`cover`); every node
+also remembers the first claim marked anywhere below it (`below`). Claims arrive in increasing
+order, so "first" is simply "set once": an insert stops climbing at the first node already set.
+"""
+
+from __future__ import annotations
+
+_LEAVES = 1 << 16  # ports 0-65535; node 1 is the root, leaf of port p is _LEAVES + p
+
+
+class PortClaims:
+    """Claims on port ranges, numbered in increasing order; `first_overlap` finds the
+    smallest number whose range meets a given range."""
+
+    __slots__ = ("_cover", "_below")
+
+    def __init__(self) -> None:
+        self._cover: dict[int, int] = {}  # node -> first claim that tiles it
+        self._below: dict[int, int] = {}  # node -> first claim tiling it or a node below it
+
+    def claim(self, first: int, last: int, number: int) -> None:
+        """Record claim `number` (larger than any recorded before) on ports first..last."""
+        lo, hi = first + _LEAVES, last + _LEAVES + 1
+        while lo < hi:
+            if lo & 1:
+                self._mark(lo, number)
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                self._mark(hi, number)
+            lo >>= 1
+            hi >>= 1
+
+    def _mark(self, node: int, number: int) -> None:
+        cover, below = self._cover, self._below
+        if node not in cover:
+            cover[node] = number
+        # every ancestor of a node that is set is set already, with a smaller number
+        while node and node not in below:
+            below[node] = number
+            node >>= 1
+
+    def first_overlap(self, first: int, last: int) -> int | None:
+        """The smallest claim number whose range shares a port with first..last, or None.
+
+        A claim meets the range if it tiles a node inside one of the nodes tiling the range
+        (`below` of those) or a node that holds an end of the range (`cover` on the two paths
+        from the end leaves to the root).
+        """
+        cover, below = self._cover, self._below
+        found: int | None = None
+        for leaf in {first + _LEAVES, last + _LEAVES}:
+            node = leaf
+            while node:
+                number = cover.get(node)
+                if number is not None and (found is None or number < found):
+                    found = number
+                node >>= 1
+        lo, hi = first + _LEAVES, last + _LEAVES + 1
+        while lo < hi:
+            if lo & 1:
+                number = below.get(lo)
+                if number is not None and (found is None or number < found):
+                    found = number
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                number = below.get(hi)
+                if number is not None and (found is None or number < found):
+                    found = number
+            lo >>= 1
+            hi >>= 1
+        return found
