@@ -7,6 +7,8 @@ interactive interface and reports every error rather than the first.
 
 from __future__ import annotations
 
+import re
+
 from netc.diagnostics import Diagnostic, NetcError
 
 from .lark_parser import Token, Tree, UnexpectedInput
@@ -33,8 +35,50 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     """
     try:
         tree = parser().parse(text)
-    except UnexpectedInput:
+    except UnexpectedInput as err:
         from .recover import Recovery  # only files with errors pay for the messages
 
-        return Recovery(text, filename).run()
+        end = _complete_networks(text, _error_position(err, text))
+        if end == 0:
+            return Recovery(text, filename).run()
+        # The networks before the failing one parse fast; the driver reads the rest, the head
+        # blanked out (every line and column stays where it was, and blanks lex as one token).
+        head = parser().parse(text[:end])
+        tail, problems = Recovery(_blank(text[:end]) + text[end:], filename).run()
+        return Tree("start", head.children + tail.children, None), problems
     return Tree("start", tree.children, tree.meta if tree.children else None), []
+
+
+# What the lexer reads in a well-formed prefix: a string, a comment, a brace; anything else (a
+# WORD) holds no brace (`WORD` and `STRING` in grammar/netc.lark).
+_BRACES = re.compile(r'"[^"\n]*"|#[^\n]*|[{}]')
+
+
+def _error_position(err: UnexpectedInput, text: str) -> int:
+    """Where the fast parser stopped: everything before it lexes and parses as a file's start."""
+    token = getattr(err, "token", None)
+    pos = getattr(token, "start_pos", None)
+    if pos is None:
+        pos = getattr(err, "pos_in_stream", None)
+    return len(text) if pos is None else pos
+
+
+def _complete_networks(text: str, before: int) -> int:
+    """The end of the last network closed before `before` (0 if none): the text up to there is a
+    sequence of whole networks, because the parser accepted it. Found by counting braces
+    outside strings and comments, which is exact on text that lexes."""
+    depth, end = 0, 0
+    for match in _BRACES.finditer(text, 0, before):
+        brace = match.group()
+        if brace == "{":
+            depth += 1
+        elif brace == "}":
+            depth -= 1
+            if depth == 0:
+                end = match.end()
+    return end
+
+
+def _blank(text: str) -> str:
+    """`text` with every character but line ends turned into a space."""
+    return "\n".join(" " * len(line) for line in text.split("\n"))
