@@ -36,7 +36,7 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     try:
         tree = parser().parse(text)
     except UnexpectedInput as err:
-        from .recover import Recovery  # only files with errors pay for the messages
+        from .recover import Recovery, blank  # only files with errors pay for the messages
 
         end = _complete_networks(text, _error_position(err, text))
         if end == 0:
@@ -44,7 +44,7 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
         # The networks before the failing one parse fast; the driver reads the rest, the head
         # blanked out (every line and column stays where it was, and blanks lex as one token).
         head = parser().parse(text[:end])
-        tail, problems = Recovery(_blank(text[:end]) + text[end:], filename).run()
+        tail, problems = Recovery(blank(text[:end]) + text[end:], filename).run()
         return Tree("start", head.children + tail.children, None), problems
     return Tree("start", tree.children, tree.meta if tree.children else None), []
 
@@ -77,8 +77,3 @@ def _complete_networks(text: str, before: int) -> int:
             if depth == 0:
                 end = match.end()
     return end
-
-
-def _blank(text: str) -> str:
-    """`text` with every character but line ends turned into a space."""
-    return "\n".join(" " * len(line) for line in text.split("\n"))

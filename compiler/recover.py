@@ -521,22 +521,26 @@ class Recovery:
 
 def _tokens(text: str):
     """Lark's tokens of `text`, and an `_Unreadable` wherever its lexer finds no token, after
-    which lexing goes on. The unreadable characters are blanked out (every position stays) and
-    the text is lexed again from the start, skipping the tokens already given: a file has few
-    such places, and `Recovery.run` stops reading after `MAX_SYNTAX_ERRORS`."""
-    resume = 0
+    which lexing goes on. Lark's lexer starts at the start of a text, so the text is lexed again
+    with everything up to the end of the unreadable characters blanked out: every position
+    stays, and the blanks lex as one token instead of the tokens already given again."""
+    lexed = text
     while True:
         try:
-            for tok in parser().lex(text):
-                if tok.start_pos >= resume:
-                    yield tok
+            for tok in parser().lex(lexed):
+                yield tok
             return
         except UnexpectedCharacters as err:
             pos = err.pos_in_stream
             length = max(_unreadable(text, pos), 1)
             yield _Unreadable(pos, err.line, err.column, length)
-            text = text[:pos] + " " * length + text[pos + length :]
-            resume = pos + length
+            lexed = blank(text[: pos + length]) + text[pos + length :]
+
+
+def blank(text: str) -> str:
+    """`text` with every character but line ends turned into a space: lexed, it is whitespace
+    with the same lines and columns."""
+    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 def _unreadable(text: str, pos: int) -> int:

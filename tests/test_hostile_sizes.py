@@ -1,9 +1,11 @@
-"""The whole-program checks stay linear on hostile sizes without changing what they report.
+"""Hostile sizes stay linear without changing what is reported (bench/hostile.py times them).
 
 The port-forward clash check and the subnet overlap sweep use indexes instead of comparing
 every pair; these compare both with every pair on random input (wide and narrow port ranges,
 host addresses, devices; identical, nested and disjoint subnets), and pin what a hostile input
-reports: one diagnostic per offending line, each against the first line it clashes with.
+reports: one diagnostic per offending line, each against the first line it clashes with. A
+syntax error late in a file sends only the rest of the file through the recovering driver:
+the same diagnostics and tree as the driver on the whole file.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import random
 
 import pytest
 
+from netc.compiler.parse import parse_recovering
 from netc.compiler.port_claims import PortClaims
+from netc.compiler.recover import Recovery
 from netc.compiler.validate import _overlaps, port_forward_conflicts
 from netc.diagnostics import NetcError
 from netc.ir.model import (
@@ -181,3 +185,41 @@ def test_identical_subnets_through_the_compiler() -> None:
     assert found == [
         f"{i + 1}: subnet 10.9.0.0/24 overlaps 10.9.0.0/24 (network 'n0')" for i in range(1, 400)
     ]
+
+
+def _valid_networks(count: int) -> str:
+    return "".join(
+        f"network n{i} {{\n  bridge b{i}  # {{ not a brace\n  ip 10.1.{i}.1/24\n"
+        f'  forward nat {{ dev "e{i}" }}\n}}\n'
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "network bad {\n  bridge zz\n  ip 10.255.255.1/24 garbage\n}\n",
+        "network bad {\n  bridge zz;\n}\nnetwork ok { bridge ok ip 10.9.9.1/24 }\n",
+        "network bad {\n  bridge zz\n",
+        'network bad {\n  bridge "zz\n}\n',
+    ],
+)
+def test_late_syntax_error_reads_as_the_whole_file_would(tail: str) -> None:
+    text = _valid_networks(200) + tail
+    tree, problems = parse_recovering(text, "late.net")
+    whole_tree, whole_problems = Recovery(text, "late.net").run()
+    assert problems == whole_problems and problems
+    assert problems[0].span.line > 1000
+    assert tree.pretty() == whole_tree.pretty()
+    assert len(tree.children) >= 200
+
+
+def test_unreadable_characters_far_apart_are_each_reported_where_they_are() -> None:
+    text = "network a { bridge x; }\n" + _valid_networks(300) + "network z { bridge y; }\n"
+    _, problems = parse_recovering(text, "far.net")
+    lines = text.split("\n")
+    assert [(p.span.line, p.span.column) for p in problems] == [
+        (1, 21),
+        (len(lines) - 1, lines[-2].index(";") + 1),
+    ]
+    assert all(p.message == "unexpected ';'" for p in problems)
