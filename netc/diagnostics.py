@@ -93,7 +93,10 @@ def _visible(char: str) -> bool:
 
 def _source_line(text: str) -> str:
     """A source line for the caret display: one printable column per character."""
-    return "".join(c if c == " " or _visible(c) else "?" for c in text.expandtabs(1))
+    text = text.expandtabs(1)
+    if text.isascii() and text.isprintable():  # the common case, without a call per character
+        return text
+    return "".join(c if c == " " or _visible(c) else "?" for c in text)
 
 
 _WIDTH = 120  # longest source excerpt shown under a message
@@ -148,4 +151,6 @@ def _lines(text: str) -> str:
 
 def _one_line(text: str) -> str:
     """Messages quote user text through `shown`; this is the backstop for any that do not."""
+    if text.isascii() and text.isprintable():  # printable ASCII is what `_visible` keeps
+        return text
     return "".join(c if c == " " or _visible(c) else shown(c) for c in text)
