@@ -30,23 +30,27 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     a diagnostic for every syntax error (empty when the whole file is well-formed).
 
     A well-formed file (the common case) goes through Lark's own parsing loop, much faster than
-    the token-by-token recovering driver; the first syntax error sends the whole file to the
-    driver, which finds every error. Both build the same tree for a well-formed file.
+    the token-by-token recovering driver; at a syntax error, the whole networks before it are
+    parsed fast again and the rest of the file goes to the driver, which finds every error. Both
+    build the same tree for a well-formed file.
     """
     try:
         tree = parser().parse(text)
     except UnexpectedInput as err:
-        from .recover import Recovery, blank  # only files with errors pay for the messages
+        # only where it stopped: the error holds the failed parser, and with it a whole tree
+        failed_at = _error_position(err, text)
+    else:
+        return Tree("start", tree.children, tree.meta if tree.children else None), []
+    from .recover import Recovery, blank  # only files with errors pay for the messages
 
-        end = _complete_networks(text, _error_position(err, text))
-        if end == 0:
-            return Recovery(text, filename).run()
-        # The networks before the failing one parse fast; the driver reads the rest, the head
-        # blanked out (every line and column stays where it was, and blanks lex as one token).
-        head = parser().parse(text[:end])
-        tail, problems = Recovery(blank(text[:end]) + text[end:], filename).run()
-        return Tree("start", head.children + tail.children, None), problems
-    return Tree("start", tree.children, tree.meta if tree.children else None), []
+    end = _complete_networks(text, failed_at)
+    if end == 0:
+        return Recovery(text, filename).run()
+    # The networks before the failing one parse fast; the driver reads the rest, the head
+    # blanked out (every line and column stays where it was, and blanks lex as one token).
+    head = parser().parse(text[:end])
+    tail, problems = Recovery(blank(text[:end]) + text[end:], filename).run()
+    return Tree("start", head.children + tail.children, None), problems
 
 
 # What the lexer reads in a well-formed prefix: a string, a comment, a brace; anything else (a
