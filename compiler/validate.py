@@ -161,9 +161,9 @@ def _overlaps(networks: Sequence[Network]) -> list[Diagnostic]:
             open_blocks.append((last, block))
     found: list[tuple[int, int]] = []  # (later, the first earlier one it overlaps)
     for members in copies.values():
-        first_copy, other = members[0], earliest.get(members[0])
+        first_copy, met = members[0], earliest.get(members[0])
         for i in members:
-            before = [j for j in (first_copy, other) if j is not None and j < i]
+            before = [j for j in (first_copy, met) if j is not None and j < i]
             if before:
                 found.append((i, min(before)))
     problems = []
