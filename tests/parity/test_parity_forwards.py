@@ -25,19 +25,22 @@ PER = 3
 LAST = N - 1
 
 
-def _source() -> str:
+def _source(n_networks: int = N, ports=lambda n, i: 80) -> str:
     out = []
-    for n in range(N):
+    for n in range(n_networks):
         lines = [f"network n{n} {{", f"  bridge br{n}", f"  ip 10.0.{n}.1/24", "  forward nat"]
-        lines += [f"  expose tcp {1000 + n * PER + i} to 10.0.{n}.10 port 80" for i in range(PER)]
+        lines += [
+            f"  expose tcp {1000 + n * PER + i} to 10.0.{n}.10 port {ports(n, i)}"
+            for i in range(PER)
+        ]
         out.append("\n".join(lines + ["}", ""]))
     return "\n".join(out)
 
 
-def _texts() -> dict[str, str]:
+def _texts(source: str | None = None) -> dict[str, str]:
     from netc.pipeline import compile_sources, emit
 
-    compiled = compile_sources([("forwards.net", _source())])
+    compiled = compile_sources([("forwards.net", source or _source())])
     return {t: emit(compiled, t) for t in ("nft", "iptables", "ip6tables")}
 
 
@@ -92,6 +95,26 @@ def test_a_mutation_in_the_last_forward_is_caught(key, old, new):
         texts[key] = mutate(texts[key], old, new)
     result = _same_as_whole_paths(*_sides(texts))
     assert not result.equivalent
+
+
+def test_regions_grow_linearly_with_forwarding_networks():
+    """Each network's DNAT is a state of its own after prerouting; states that differ only in
+    the guest address are decided in one run (`hookwise.fold`), not one run per network, so
+    quadrupling the networks must not multiply the compared regions by 16."""
+    small = verify(*_sides(_texts(_source(6))))
+    large = verify(*_sides(_texts(_source(24))))
+    assert small.equivalent and large.equivalent
+    assert large.regions < 5 * small.regions, (small.regions, large.regions)
+
+
+def test_guests_on_different_ports_agree_with_whole_paths():
+    """Rewrites that differ in two fields (guest and port) fold only where one field differs."""
+    texts = _texts(_source(ports=lambda n, i: 80 + i))
+    assert _same_as_whole_paths(*_sides(texts)).equivalent
+    old = f"tcp dport {1000 + N * PER - 1} dnat ip to 10.0.{LAST}.10:{80 + PER - 1}"
+    new = f"tcp dport {1000 + N * PER - 1} dnat ip to 10.0.{LAST}.10:{80 + PER}"
+    texts["nft"] = texts["nft"].replace(old, new)  # both the outside and the host's own
+    assert not _same_as_whole_paths(*_sides(texts)).equivalent
 
 
 def test_a_dnat_flow_looks_up_only_the_rules_of_its_new_destination():
