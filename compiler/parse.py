@@ -34,23 +34,42 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
     parsed fast again and the rest of the file goes to the driver, which finds every error. Both
     build the same tree for a well-formed file.
     """
-    try:
-        tree = parser().parse(text)
-    except UnexpectedInput as err:
-        # only where it stopped: the error holds the failed parser, and with it a whole tree
-        failed_at = _error_position(err, text)
-    else:
-        return Tree("start", tree.children, tree.meta if tree.children else None), []
-    from .recover import Recovery, blank  # only files with errors pay for the messages
+    children: list = []
+    problems: list[Diagnostic] = []
+    start = 0  # where the part of the file not read yet starts
+    while True:
+        rest = text if start == 0 else blank(text[:start]) + text[start:]
+        try:
+            tree = parser().parse(rest)
+        except UnexpectedInput as err:
+            # only where it stopped: the error holds the failed parser, and with it a whole tree
+            failed_at = _error_position(err, rest)
+        else:
+            if start == 0:
+                return Tree("start", tree.children, tree.meta if tree.children else None), []
+            return Tree("start", children + tree.children, None), problems
+        from .recover import Recovery  # only files with errors pay for the messages
 
-    end = _complete_networks(text, failed_at)
-    if end == 0:
-        return Recovery(text, filename).run()
-    # The networks before the failing one parse fast; the driver reads the rest, the head
-    # blanked out (every line and column stays where it was, and blanks lex as one token).
-    head = parser().parse(text[:end])
-    tail, problems = Recovery(blank(text[:end]) + text[end:], filename).run()
-    return Tree("start", head.children + tail.children, None), problems
+        # The whole networks before the failing one parse fast; the recovering driver reads on
+        # from there, and hands the rest back after the first network it reads without error.
+        end = _complete_networks(text, start, failed_at)
+        if end > start:
+            children += parser().parse(blank(text[:start]) + text[start:end]).children
+        driver = Recovery(blank(text[:end]) + text[end:], filename, len(problems), True)
+        tail, found = driver.run()
+        problems += found
+        if driver.gave_up:  # as the driver does on a whole file: no tree after too many errors
+            return Tree("start", []), problems
+        children += tail.children
+        if driver.resume_at is None:
+            return Tree("start", children, None), problems
+        start = driver.resume_at
+
+
+def blank(text: str) -> str:
+    """`text` with every character but line ends turned into a space: lexed, it is whitespace
+    with the same lines and columns (Lark's lexer only starts at the start of a text)."""
+    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 # What the lexer reads in a well-formed prefix: a string, a comment, a brace; anything else (a
@@ -67,12 +86,12 @@ def _error_position(err: UnexpectedInput, text: str) -> int:
     return len(text) if pos is None else pos
 
 
-def _complete_networks(text: str, before: int) -> int:
-    """The end of the last network closed before `before` (0 if none): the text up to there is a
-    sequence of whole networks, because the parser accepted it. Found by counting braces
-    outside strings and comments, which is exact on text that lexes."""
-    depth, end = 0, 0
-    for match in _BRACES.finditer(text, 0, before):
+def _complete_networks(text: str, start: int, before: int) -> int:
+    """The end of the last network closed between `start` (between networks) and `before`, or
+    `start`: the text between is a sequence of whole networks, because the parser accepted it.
+    Found by counting braces outside strings and comments, which is exact on text that lexes."""
+    depth, end = 0, start
+    for match in _BRACES.finditer(text, start, before):
         brace = match.group()
         if brace == "{":
             depth += 1

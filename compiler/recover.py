@@ -20,6 +20,7 @@ from netc.diagnostics import Diagnostic, did_you_mean, shown
 from netc.ir.span import Span
 
 from .lark_parser import InteractiveParser, Token, Tree, UnexpectedCharacters, UnexpectedToken
+from .parse import blank
 from .syntax import literals, parser
 
 MAX_SYNTAX_ERRORS = 20  # per file; after that the rest is likely noise from one big mistake
@@ -133,9 +134,17 @@ class _Unreadable:
 class Recovery:
     """One parse of one file: feeds tokens, reports errors, rewinds and resynchronises."""
 
-    def __init__(self, text: str, filename: str):
+    def __init__(self, text: str, filename: str, earlier_errors: int = 0, hand_back: bool = False):
+        """`earlier_errors`: syntax errors already found in the file before `text`'s tokens (they
+        count towards MAX_SYNTAX_ERRORS). `hand_back`: stop after the first network that closes
+        normally once an error was found, at a clean top level; `resume_at` then says where the
+        rest of the file starts, for the fast parser (None: read to the end)."""
         self.text = text
         self.filename = filename
+        self.earlier_errors = earlier_errors
+        self.hand_back = hand_back
+        self.resume_at: int | None = None
+        self.gave_up = False  # too many syntax errors: the file's tree is empty
         self.g = _grammar()
         self.problems: list[Diagnostic] = []
         self.ip = _start()
@@ -157,7 +166,8 @@ class Recovery:
 
     def run(self) -> tuple[Tree, list[Diagnostic]]:
         for item in self.tokens():
-            if len(self.problems) >= MAX_SYNTAX_ERRORS:
+            if len(self.problems) + self.earlier_errors >= MAX_SYNTAX_ERRORS:
+                self.gave_up = True
                 where = item.diagnostic.span if isinstance(item, _LexFault) else self.span(item)
                 self.problems.append(
                     Diagnostic(f"too many syntax errors; stopped reading {self.filename}", where)
@@ -172,8 +182,23 @@ class Recovery:
                 self.resync(item)
             else:
                 self.advance(item)
+                if self.hand_back and self.clean_after(item):
+                    self.resume_at = item.end_pos
+                    return self.tree(), self.problems
         self.finish()
         return self.tree(), self.problems
+
+    def clean_after(self, tok: Token) -> bool:
+        """Did `tok` close a network normally, after an error, with errors still to spare? The
+        driver is then where a fresh one would be at the start of the rest of the file."""
+        return (
+            tok is self.last
+            and tok.type == self.g.rbrace
+            and self.depth == 0
+            and not self.skipping
+            and bool(self.problems)
+            and len(self.problems) + self.earlier_errors < MAX_SYNTAX_ERRORS
+        )
 
     def tree(self) -> Tree:
         """The networks without syntax errors, parsed again from their tokens by a fresh parser.
@@ -208,8 +233,7 @@ class Recovery:
             self.stmt = None
             self.network_start = (tok.line, tok.column)
             self.network_tokens = []
-        elif tok.type in g.statements and self.depth == 1 and tok.type in choices:
-            self.stmt = _copy(self.ip)
+        starts_statement = tok.type in g.statements and self.depth == 1 and tok.type in choices
         before = _copy(self.ip)
         try:
             self.ip.feed_token(tok)
@@ -224,6 +248,11 @@ class Recovery:
             if not self.close_blocks_for(tok, before, expected):
                 self.rewind(tok, expected)
             return
+        if starts_statement:
+            # Kept once the statement really started: LALR's merged look-ahead sets list
+            # statement keywords after `expose udp 5000 - 5`, which still wants 'to', and
+            # resuming from such a state failed again at the same keyword, for ever.
+            self.stmt = before
         self.fed(tok)
 
     def close_blocks_for(self, tok: Token, before: InteractiveParser, expected: set[str]) -> bool:
@@ -361,11 +390,21 @@ class Recovery:
             and self.depth == 1
             and self.resume_inside
             and tok.type in self.ip.choices()
+            and self.fits(tok)
         ):
             self.skipping = False
             self.recent = []
             self.advance(tok)
         return None
+
+    def fits(self, tok: Token) -> bool:
+        """Does the parser really take `tok` (its table's choices() may list more)?"""
+        trial = _copy(self.ip)
+        try:
+            trial.feed_token(tok)
+        except UnexpectedToken:
+            return False
+        return True
 
     def close_network(self, at: Token) -> None:
         """Close the network the rewound parser is inside (its '}' is missing or was skipped)."""
@@ -535,12 +574,6 @@ def _tokens(text: str):
             length = max(_unreadable(text, pos), 1)
             yield _Unreadable(pos, err.line, err.column, length)
             lexed = blank(text[: pos + length]) + text[pos + length :]
-
-
-def blank(text: str) -> str:
-    """`text` with every character but line ends turned into a space: lexed, it is whitespace
-    with the same lines and columns."""
-    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 def _unreadable(text: str, pos: int) -> int:
