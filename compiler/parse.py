@@ -11,7 +11,7 @@ import re
 
 from netc.diagnostics import Diagnostic, NetcError
 
-from .lark_parser import Token, Tree, UnexpectedInput
+from .lark_parser import Meta, Token, Tree, UnexpectedInput
 from .syntax import parser
 
 __all__ = ["Token", "Tree", "parse", "parse_recovering"]
@@ -47,7 +47,7 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
         else:
             if start == 0:
                 return Tree("start", tree.children, tree.meta if tree.children else None), []
-            return Tree("start", children + tree.children, None), problems
+            return _start(children + tree.children), problems
         from .recover import Recovery  # only files with errors pay for the messages
 
         # The whole networks before the failing one parse fast; the recovering driver reads on
@@ -62,8 +62,21 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
             return Tree("start", []), problems
         children += tail.children
         if driver.resume_at is None:
-            return Tree("start", children, None), problems
+            return _start(children), problems
         start = driver.resume_at
+
+
+def _start(networks: list) -> Tree:
+    """The file's tree from networks parsed in parts, positioned as Lark positions a whole file's
+    (from the first network's start to the last one's end)."""
+    if not networks:
+        return Tree("start", [])
+    meta = Meta()
+    first, last = networks[0].meta, networks[-1].meta
+    meta.line, meta.column, meta.start_pos = first.line, first.column, first.start_pos
+    meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
+    meta.empty = False
+    return Tree("start", networks, meta)
 
 
 def blank(text: str) -> str:

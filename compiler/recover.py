@@ -192,8 +192,8 @@ class Recovery:
         """Did `tok` close a network normally, after an error, with errors still to spare? The
         driver is then where a fresh one would be at the start of the rest of the file."""
         return (
-            tok is self.last
-            and tok.type == self.g.rbrace
+            tok.type == self.g.rbrace
+            and tok is self.last
             and self.depth == 0
             and not self.skipping
             and bool(self.problems)
