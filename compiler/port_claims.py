@@ -13,20 +13,35 @@ order, so "first" is simply "set once": an insert stops climbing at the first no
 from __future__ import annotations
 
 _LEAVES = 1 << 16  # ports 0-65535; node 1 is the root, leaf of port p is _LEAVES + p
+_FEW = 16  # claims kept in a plain list before the tree is built (one tree node costs more)
 
 
 class PortClaims:
     """Claims on port ranges, numbered in increasing order; `first_overlap` finds the
     smallest number whose range meets a given range."""
 
-    __slots__ = ("_cover", "_below")
+    __slots__ = ("_few", "_cover", "_below")
 
     def __init__(self) -> None:
+        # Most keys (a host address, a device) see a few claims: a list, until it grows.
+        self._few: list[tuple[int, int, int]] | None = []
         self._cover: dict[int, int] = {}  # node -> first claim that tiles it
         self._below: dict[int, int] = {}  # node -> first claim tiling it or a node below it
 
     def claim(self, first: int, last: int, number: int) -> None:
         """Record claim `number` (larger than any recorded before) on ports first..last."""
+        few = self._few
+        if few is not None:
+            few.append((first, last, number))
+            if len(few) <= _FEW:
+                return
+            self._few = None
+            for claim in few:
+                self._tile(*claim)
+            return
+        self._tile(first, last, number)
+
+    def _tile(self, first: int, last: int, number: int) -> None:
         lo, hi = first + _LEAVES, last + _LEAVES + 1
         while lo < hi:
             if lo & 1:
@@ -54,6 +69,8 @@ class PortClaims:
         (`below` of those) or a node that holds an end of the range (`cover` on the two paths
         from the end leaves to the root).
         """
+        if self._few is not None:  # in claim order: the first that meets the range
+            return next((n for f, l, n in self._few if f <= last and first <= l), None)
         cover, below = self._cover, self._below
         found: int | None = None
         for leaf in {first + _LEAVES, last + _LEAVES}:
