@@ -48,7 +48,8 @@ def parse_recovering(text: str, filename: str) -> tuple[Tree, list[Diagnostic]]:
             if start == 0:
                 return Tree("start", tree.children, tree.meta if tree.children else None), []
             return _start(children + tree.children), problems
-        from .recover import Recovery  # only files with errors pay for the messages
+        # only files with errors pay for the messages (and `start` is 0 until this ran)
+        from .recover import Recovery, blank
 
         # The whole networks before the failing one parse fast; the recovering driver reads on
         # from there, and hands the rest back after the first network it reads without error.
@@ -77,12 +78,6 @@ def _start(networks: list) -> Tree:
     meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
     meta.empty = False
     return Tree("start", networks, meta)
-
-
-def blank(text: str) -> str:
-    """`text` with every character but line ends turned into a space: lexed, it is whitespace
-    with the same lines and columns (Lark's lexer only starts at the start of a text)."""
-    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 # What the lexer reads in a well-formed prefix: a string, a comment, a brace; anything else (a

@@ -20,7 +20,6 @@ from netc.diagnostics import Diagnostic, did_you_mean, shown
 from netc.ir.span import Span
 
 from .lark_parser import InteractiveParser, Token, Tree, UnexpectedCharacters, UnexpectedToken
-from .parse import blank
 from .syntax import literals, parser
 
 MAX_SYNTAX_ERRORS = 20  # per file; after that the rest is likely noise from one big mistake
@@ -574,6 +573,12 @@ def _tokens(text: str):
             length = max(_unreadable(text, pos), 1)
             yield _Unreadable(pos, err.line, err.column, length)
             lexed = blank(text[: pos + length]) + text[pos + length :]
+
+
+def blank(text: str) -> str:
+    """`text` with every character but line ends turned into a space: lexed, it is whitespace
+    with the same lines and columns (Lark's lexer only starts at the start of a text)."""
+    return "\n".join(" " * len(line) for line in text.split("\n"))
 
 
 def _unreadable(text: str, pos: int) -> int:
