@@ -14,6 +14,9 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -200,18 +203,50 @@ def test_restore_in_a_missing_namespace_is_a_clear_error(isolated_config, capsys
     assert code == 2 and "network namespace 'netc-no-such-namespace' does not exist" in err
 
 
+LEASE_SCRIPT = """#!/bin/sh
+case "$1" in
+  bound|renew) echo "LEASE $ip" ;;
+esac
+exit 0
+"""
+
+
+def dhcp_lease(topo, script) -> str:
+    """The address netc's dnsmasq leases to guest2 (busybox udhcpc; the script only prints it,
+    so the guest keeps the address the other probes use)."""
+    out = topo.run("guest2", "busybox", "udhcpc", "-i", "eth0", "-q", "-n", "-t", "8", "-s", script)
+    lease = next((line.split()[1] for line in out.splitlines() if line.startswith("LEASE")), "")
+    assert lease.startswith("192.168.122."), out
+    return lease
+
+
+def kill_dnsmasq(ns: str) -> None:
+    """What a reboot does to the daemons netc started in the namespace: gone, files left."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+        except OSError:
+            continue
+        if comm == "dnsmasq":
+            os.kill(int(pid), signal.SIGKILL)
+            while os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.02)
+
+
 def attach_guests(topo, bridge: str = "virbr0") -> None:
     """Plug the guests' host-side ports into the bridge, as qemu/libvirt do when guests start."""
     for port in ("vnet0", "vnet1"):
         topo.run("host", "ip", "link", "set", port, "master", bridge)
 
 
-def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, flavour):
+def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, flavour, tmp_path):
     """A network netc brought up alone (its own bridge): start, reboot, firewall restart, down.
 
-    The reboot takes the rules, the bridge netc created and the forwarding netc turned on. The
-    boot unit runs `netc restore --bridges`: the rules, the bridge with netc's address, and the
-    forwarding come back; plain `netc restore` (the reload unit's) loads the rules only.
+    The reboot takes the rules, the bridge netc created, its dnsmasq and the forwarding netc
+    turned on. The boot unit runs `netc restore --bridges`: the rules, the bridge with netc's
+    address, its DHCP/DNS server and the forwarding come back; plain `netc restore` (the
+    reload unit's) loads the rules only.
     """
     host = topo.ns("host")
     topo.run("host", "ip", "link", "del", "virbr0")  # no libvirt here: netc makes the bridge
@@ -222,32 +257,44 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
     # Start.
     code, out, err = cli(host, "apply", DEFAULT_NET, "--backend", backend_of(flavour))
     assert code == 0 and "bridge virbr0 (created)" in out, err
+    assert "network default: dnsmasq: started" in out
     attach_guests(topo)
     guest_works(topo)
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(LEASE_SCRIPT)
+    script.chmod(0o755)
+    dhcp_lease(topo, str(script))
     in_sync(cli, host)
     state_file = os.path.join(os.environ["NETC_STATE_DIR"], f"state@{host}.json")
     assert json.load(open(state_file))["sysctls"] == {"net.ipv4.ip_forward": "0"}
 
-    # Reboot (simulated): rules, netc's bridge and forwarding are gone; the state stays.
+    # Reboot (simulated): rules, netc's bridge, its dnsmasq and forwarding are gone; the state
+    # (and dnsmasq's files beside it) stays.
     wipe(host, flavour)
     topo.run("host", "ip", "link", "del", "virbr0")
+    kill_dnsmasq(host)
     topo.run("host", "sysctl", "-qw", "net.ipv4.ip_forward=0")
     code, out, err = cli(host, "restore")  # rules only, as the reload unit does
     assert code == 0, err
     assert "forwarding: net.ipv4.ip_forward = 1 (again)" in out
     assert "bridges not there yet: virbr0" in out
     assert "virbr0" not in topo.run("host", "ip", "link")
+    assert "dnsmasq" not in out  # plain restore starts no daemon
     code, out, _ = cli(host, "status")
     assert code == 1 and "network default: bridge virbr0 missing" in out
+    assert "network default: its dnsmasq is not running" in out
     code, out, err = cli(host, "restore", "--bridges")  # the boot unit's command
     assert code == 0, err
     assert "rules: already in" in out
     assert "network default: bridge virbr0 (created again, netc's), 192.168.122.1/24, up" in out
+    assert "network default: dnsmasq: started" in out
     attach_guests(topo)  # the guests start again
     in_sync(cli, host)
     guest_works(topo)
+    dhcp_lease(topo, str(script))  # DHCP is back too
     again = cli(host, "restore", "--bridges")
     assert again[0] == 0 and "bridge" not in again[1]
+    assert "network default: dnsmasq: running" in again[1]  # the same server, kept
     assert netc_copies(host, flavour) == 1
 
     # `systemctl restart nftables` (or the iptables service): rules only.
@@ -261,7 +308,7 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
 
     # Undo: the host is as it was before netc, forwarding off again.
     code, out, err = cli(host, "down")
-    assert code == 0 and "bridge virbr0 deleted" in out, err
+    assert code == 0 and "bridge virbr0 deleted" in out and "dnsmasq stopped" in out, err
     assert rules_and_links(host) == before
     assert not os.path.exists(state_file)
     code, out, err = cli(host, "restore")
@@ -301,4 +348,26 @@ def test_restore_without_the_backends_tools_changes_nothing(netc, tmp_path, monk
     assert "the iptables backend needs 'iptables-restore'" in result.err
     assert snapshot(netc.ns) == before
     assert netc("restore").code == 0 and netc("status").code == 0
+    assert netc("down").code == 0
+
+
+def test_restore_bridges_without_dnsmasq_changes_nothing(netc, monkeypatch):
+    """The boot unit's restore needs dnsmasq for a network netc serves: checked first."""
+    from netc.host import dnsmasq
+
+    assert netc("apply", DEFAULT_NET).code == 0
+    nsrun(netc.ns, "nft", "flush", "ruleset")
+    nsrun(netc.ns, "ip", "link", "del", "virbr0")
+    kill_dnsmasq(netc.ns)
+    before = snapshot(netc.ns)
+    which = dnsmasq.which
+    monkeypatch.setattr(dnsmasq, "which", lambda binary: None)
+    result = netc("restore", "--bridges")
+    monkeypatch.setattr(dnsmasq, "which", which)
+    assert result.code == 2 and result.out == "", result.out
+    assert "dnsmasq is not installed" in result.err and "Traceback" not in result.err
+    assert snapshot(netc.ns) == before
+    result = netc("restore", "--bridges")
+    assert result.code == 0 and "network default: dnsmasq: started" in result.out, result.err
+    assert netc("status").code == 0
     assert netc("down").code == 0
