@@ -145,6 +145,8 @@ def test_flush_then_restore_brings_rules_back_once(topo, cli, flavour):
     guest_exposed(topo)
     code, out, _ = cli(host, "status")
     assert code == 1 and "drift: netc's rules are missing" in out
+    assert "run `netc restore` (loads the applied rules again, changes nothing else)" in out
+    assert "netc apply" not in out  # the files are unchanged: restore is the whole fix
     code, out, err = cli(host, "restore")
     assert code == 0, err
     assert f"rules: loaded into {backend_of(flavour)} from netc's state (default)\n" in out
@@ -162,7 +164,8 @@ def test_flush_then_restore_brings_rules_back_once(topo, cli, flavour):
         nsrun(host, "nft", "flush", "chain", "inet", "netc", "forward")
     else:
         nsrun(host, "iptables", "-w", "5", "-F", "NETC_FWO")
-    assert cli(host, "status")[0] == 1
+    code, out, _ = cli(host, "status")
+    assert code == 1 and "rules differ from what netc loaded; run `netc restore`" in out
     code, out, err = cli(host, "restore")
     assert code == 0 and "rules: loaded into" in out, err
     assert netc_copies(host, flavour) == 1
@@ -282,6 +285,7 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
     assert "dnsmasq" not in out  # plain restore starts no daemon
     code, out, _ = cli(host, "status")
     assert code == 1 and "network default: bridge virbr0 missing" in out
+    assert "`netc restore --bridges` creates it again" in out
     assert "network default: its dnsmasq is not running" in out
     code, out, err = cli(host, "restore", "--bridges")  # the boot unit's command
     assert code == 0, err
