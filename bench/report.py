@@ -53,7 +53,7 @@ def _title(data: dict) -> list[str]:
 
 
 def _goals(data: dict) -> list[str]:
-    lines = ["", "## Goals (issue #7)", "", "| goal | measured | verdict |", "|---|---|---|"]
+    lines = ["", "## Goals", "", "| goal | measured | verdict |", "|---|---|---|"]
     return lines + [f"| {g} | {v} | {'met' if ok else 'NOT met'} |" for g, v, ok in goals(data)]
 
 

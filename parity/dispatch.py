@@ -8,7 +8,9 @@ addresses), and a cube looks up only the classes it holds on its narrowest field
 
 The index only ever skips entries whose class mask does not meet the cube on some field, which
 `SymbolicEngine.split` would reject anyway; it is derived from the masks of the rule text, not
-from netc's names. Fields rewritten by NAT (`rw`) are not used to skip anything.
+from netc's names. A query is a cube in which every field NAT has rewritten holds the class of
+its new value instead (`SymbolicEngine.view`): a rule tests the rewritten value, and an atom is a
+union of classes, so it matches that value exactly when its mask holds that class.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class FieldIndex:
 
     by_class: dict[int, list[int]]
     wide: list[int]
+    wide_set: frozenset[int]
 
 
 def build_field_index(masks: Sequence[int]) -> FieldIndex:
@@ -52,7 +55,7 @@ def build_field_index(masks: Sequence[int]) -> FieldIndex:
         else:
             for i in bits(m):
                 by_class.setdefault(i, []).append(p)
-    return FieldIndex(by_class, wide)
+    return FieldIndex(by_class, wide, frozenset(wide))
 
 
 def candidates(index: FieldIndex, mask: int) -> list[int]:
@@ -71,18 +74,19 @@ class EntryIndex:
     fields: tuple[Field, ...]
     per_field: tuple[FieldIndex, ...]
     cache: dict = field(default_factory=dict, compare=False)  # query -> [cost, field, entries]
+    sets: dict = field(default_factory=dict, compare=False)  # (field, mask) -> entries
 
-    def lookup(self, cube: Sequence[int], rw: dict) -> list[int]:
-        """Positions of the entries that can meet `cube`, in order."""
-        found = self.narrow_lookup(cube, rw, len(self.masks) + 1)
+    def lookup(self, view: Sequence[int]) -> list[int]:
+        """Positions of the entries that can meet the query cube `view`, in order."""
+        found = self.narrow_lookup(view, len(self.masks) + 1)
         assert found is not None
         return found
 
-    def narrow_lookup(self, cube: Sequence[int], rw: dict, limit: int) -> list[int] | None:
+    def narrow_lookup(self, view: Sequence[int], limit: int) -> list[int] | None:
         """Like `lookup`, or None when no field narrows the search below `limit` entries.
 
         The entries are only tested once that is known, so declining costs O(fields)."""
-        query = self._query(cube, rw)
+        query = [view[f] for f in self.fields]
         key = tuple(query)
         hit = self.cache.get(key)
         if hit is None:
@@ -95,9 +99,32 @@ class EntryIndex:
             if best < 0:
                 pool = range(len(self.masks))
             else:
-                pool = candidates(self.per_field[best], query[best])
+                pool = self._intersect(query, best)
             found = hit[2] = [p for p in pool if self._meets(p, query)]
         return found
+
+    def _intersect(self, query: list[int], best: int) -> list[int]:
+        """The narrowest field's candidates, less those another narrow field rules out.
+
+        Set operations, not a test of each entry: a piece of one bridge in the state of another
+        network's DNAT meets neither network's rules, and finds that out in C, not per rule.
+        """
+        pool = frozenset(candidates(self.per_field[best], query[best]))
+        for k, m in enumerate(query):
+            if k == best or m < 0 or m.bit_count() > NARROW or not pool:
+                continue
+            filed = self._filed(k, m)
+            pool = (pool & filed) | (pool & self.per_field[k].wide_set)
+        return sorted(pool)
+
+    def _filed(self, k: int, mask: int) -> frozenset[int]:
+        """The entries filed under a class of `mask` on field `k` (the wide ones not included)."""
+        key = (k, mask)
+        hit = self.sets.get(key)
+        if hit is None:
+            by_class = self.per_field[k].by_class
+            hit = self.sets[key] = frozenset(p for i in bits(mask) for p in by_class.get(i, ()))
+        return hit
 
     def _narrowest(self, query: list[int]) -> tuple[int, int]:
         """(entries to test, field) for the field whose index narrows most (-1: none does)."""
@@ -112,9 +139,6 @@ class EntryIndex:
             if cost < best_cost:
                 best_cost, best = cost, k
         return best_cost, best
-
-    def _query(self, cube: Sequence[int], rw: dict) -> list[int]:
-        return [-1 if f in rw else cube[f] for f in self.fields]
 
     def _meets(self, p: int, query: list[int]) -> bool:
         return all(r & q for r, q in zip(self.masks[p], query) if q >= 0)

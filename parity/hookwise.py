@@ -12,6 +12,10 @@ induction along the path. So each hook is decided on its own. Its input is every
 pair the earlier hooks produce. Nothing here knows how netc names things: the pieces are
 whatever the rule text splits.
 
+States that rewrote the same fields and differ in one value (every network's DNAT to its own
+guest) are decided in one run, the rewritten fields pinned to their values' classes (`fold`):
+a run per state would cut the whole hook apart once per state, N states times N pieces.
+
 The over-approximation can only err one way: a difference at a hook on a state no packet
 reaches, e.g. a NAT rule that differs only for packets the forward filter has already rejected.
 So a differing piece is only a *suspect*. It is mapped back to the packets that can enter the
@@ -57,25 +61,122 @@ def check_domain(
     # connection already NATed): one cube instead of four, and a difference that only such
     # combinations show is a suspect, cleared by the exact re-check over real packets.
     everything = tuple((1 << len(fc)) - 1 for fc in domain.fields)
-    inputs: list[tuple[Cube, dict, tuple, bool]] = [
-        (c, {}, (), cand) for c, cand in _candidates(eng_a, domain, everything)
-    ]
+    inputs = [_plain(c, {}, (), cand) for c, cand in _candidates(eng_a, domain, everything)]
     regions = 0
     suspects: list[Cube] = []
     hooks = domain.path.hooks
     for k, hook in enumerate(hooks):
         reached: dict[tuple, tuple[dict, tuple]] = {}
-        for cube, rw, nats, candidate in inputs:
-            for ca, ra in _step(eng_a, hook, (cube, rw, nats), candidate):
-                for cb, rb in _step(eng_b, hook, (ca, rw, nats), candidate):
+        for group in inputs:
+            went: dict[tuple, int] = {}  # result -> union of the folded field's masks
+            for ca, ra in _step(eng_a, hook, (group.cube, group.rw, group.nats), group.candidate):
+                for cb, rb in _step(eng_b, hook, (ca, group.rw, group.nats), group.candidate):
                     regions += 1
                     if ra != rb:
-                        suspects.append(_preimage(domain, cb, rw))
+                        suspects.append(_preimage(domain, cb, group.free))
                     elif rb[0] == "go":
-                        reached.setdefault(rb[1:], (dict(rb[1]), rb[2]))
+                        field = group.field
+                        went[rb] = went.get(rb, 0) | (cb[field] if field is not None else 1)
+            for (_, rw, nats), mask in went.items():
+                for base_rw, base_nats in group.states_in(mask):
+                    state_rw = {**base_rw, **dict(rw)}
+                    key = (tuple(sorted(state_rw.items())), base_nats + nats)
+                    reached.setdefault(key, (state_rw, key[1]))
         if k + 1 < len(hooks):
-            inputs = [(everything, rw, nats, False) for rw, nats in reached.values()]
+            inputs = fold(domain, everything, list(reached.values()))
     return HookwiseResult(classes, regions, tuple(merge_cubes(suspects)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """States entering a hook, decided in one run.
+
+    A plain group is one state, its rewrites carried as values (`rw`) and its bindings in
+    `nats`. A folded group is many states that rewrote the same fields and differ in the value
+    of at most one (`field`): each rewritten field is pinned in `cube` to the class of its value,
+    and the run starts with no rewrites and no bindings, so results say what *this* hook adds.
+    An atom is a union of classes, so testing the class is testing the value. One run then
+    covers, say, every network's DNAT to its own guest, where a run per state would cut the
+    whole hook apart once per network.
+    """
+
+    cube: Cube
+    rw: dict
+    nats: tuple
+    candidate: bool
+    free: tuple  # fields whose value the earlier hooks chose (free in a suspect's preimage)
+    field: int | None = None  # the folded field that tells the states apart
+    states: tuple = ()  # folded: (class on `field` or 0, rewrites, bindings) per state
+
+    def states_in(self, mask: int):
+        """(rewrites, bindings) of each state whose class on `field` is in `mask`."""
+        if not self.states:
+            return [({}, ())]  # plain: the results are whole states already
+        return [(rw, nats) for c, rw, nats in self.states if self.field is None or mask >> c & 1]
+
+
+def _plain(cube: Cube, rw: dict, nats: tuple, candidate: bool = False) -> _Group:
+    return _Group(cube, rw, nats, candidate, tuple(rw))
+
+
+def fold(domain: Domain, everything: Cube, states: list[tuple[dict, tuple]]) -> list[_Group]:
+    """The states entering a hook as groups (see `_Group`); each state is in exactly one.
+
+    States are grouped by the fields they rewrote and the classes of all values but one; within
+    a group each state must own its class on that one field. The field is chosen per set of
+    rewritten fields to make the fewest groups; a state that fits nowhere is a plain group.
+    """
+    classed: dict[frozenset, list[tuple[dict, tuple, dict[int, int]]]] = {}
+    groups: list[_Group] = []
+    for rw, nats in states:
+        found = {f: _class_of(domain, f, v) for f, v in rw.items()}
+        classes = {f: c for f, c in found.items() if c is not None}
+        if len(classes) < len(found):
+            groups.append(_plain(everything, rw, nats))
+            continue
+        classed.setdefault(frozenset(rw), []).append((rw, nats, classes))
+    for fields, members in classed.items():
+        order = sorted(fields)
+        best = min(
+            order or [None],
+            key=lambda f: len({_rest(m[2], f) for m in members}),
+        )
+        by_rest: dict[tuple, dict[int, tuple]] = {}
+        for rw, nats, classes in members:
+            slot = by_rest.setdefault(_rest(classes, best), {})
+            c = classes[best] if best is not None else 0
+            if c in slot:  # another state has this class: decided on its own
+                groups.append(_plain(everything, rw, nats))
+            else:
+                slot[c] = (rw, nats)
+        for rest, slot in by_rest.items():
+            cube = list(everything)
+            for f, c in rest:
+                cube[f] = 1 << c
+            if best is not None:
+                cube[best] = sum(1 << c for c in slot)
+            folded = tuple((c, rw, nats) for c, (rw, nats) in slot.items())
+            groups.append(_Group(tuple(cube), {}, (), False, tuple(order), best, folded))
+    return groups
+
+
+def _rest(classes: dict, field) -> tuple:
+    return tuple(sorted((f, c) for f, c in classes.items() if f != field))
+
+
+def _class_of(domain: Domain, f: int, value) -> int | None:
+    """The class of `value` in field `f`, or None when no class holds exactly that value."""
+    fc = domain.fields[f]
+    try:
+        i = fc.index_of(value)
+    except (ValueError, TypeError):
+        return None
+    if not 0 <= i < len(fc):
+        return None
+    if fc.spans is not None and value is not None:
+        lo, hi = fc.spans[i]
+        return i if lo <= value <= hi else None
+    return i if fc.reps[i] == value else None
 
 
 def _candidates(eng: SymbolicEngine, domain: Domain, cube: Cube) -> list[tuple[Cube, bool]]:
@@ -102,10 +203,10 @@ def _step(eng: SymbolicEngine, hook, flow: Flow, candidate: bool) -> list[tuple[
     return out
 
 
-def _preimage(domain: Domain, cube: Cube, rw: dict) -> Cube:
-    """Initial packets that can be in `cube` after the rewrites `rw`: rewritten fields are free."""
+def _preimage(domain: Domain, cube: Cube, free) -> Cube:
+    """Initial packets that can be in `cube` after rewriting the fields `free`: those are free."""
     region = list(cube)
-    for f in rw:
+    for f in free:
         region[f] = (1 << len(domain.fields[f])) - 1
     return tuple(region)
 

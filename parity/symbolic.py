@@ -95,6 +95,14 @@ def _field_index(reps: tuple) -> _FieldIndex:
     return _FieldIndex(reps, present, absent, offset, starts, names)
 
 
+def _class_holds(fc, i: int, value) -> bool:
+    """Whether class `i` of `fc` is the class of `value` (a span holds it, or it is the rep)."""
+    if fc.spans is not None and value is not None:
+        lo, hi = fc.spans[i]
+        return lo <= value <= hi
+    return fc.reps[i] == value
+
+
 def _slow_mask(atom: Atom, reps: tuple) -> int:
     m = 0
     for i, rep in enumerate(reps):
@@ -114,6 +122,7 @@ class SymbolicEngine:
         self.keys: dict[int, tuple] = {}
         self.chain_index: dict[int, tuple[Chain, EntryIndex]] = {}
         self.vmap_index: dict[int, tuple[Rule, EntryIndex]] = {}
+        self.value_masks: dict[tuple, int] = {}
         self.index = [_field_index(fc.reps) for fc in domain.fields]
         self.plans = {h: plan(ruleset, h, domain.family) for h in domain.path.hooks}
         bridging = not br_netfilter and domain.path is Path.FORWARD
@@ -218,7 +227,7 @@ class SymbolicEngine:
         rules = chain.rules
         out: list[tuple[Cube, _Res]] = []
         fell: list[Cube] = []
-        cands = index.lookup(cube, rw)
+        cands = index.lookup(self.view(cube, rw))
         heap: list = [(cands[0], 0, cube, cands, 0)] if cands else []
         if not cands:
             fell.append(cube)
@@ -246,7 +255,7 @@ class SymbolicEngine:
             for piece in cont:
                 pc, pk = cands, k + 1
                 if piece is not c and len(pc) - pk > 1:
-                    fresh = index.narrow_lookup(piece, rw, len(pc) - pk)
+                    fresh = index.narrow_lookup(self.view(piece, rw), len(pc) - pk)
                     if fresh is not None:
                         pc, pk = fresh, bisect_right(fresh, p)
                 if pk < len(pc):
@@ -256,6 +265,33 @@ class SymbolicEngine:
                     fell.append(piece)
         out.extend((c, _Res(Kind.RETURN)) for c in fell)
         return out
+
+    def view(self, cube: Cube, rw: dict) -> Cube:
+        """`cube` as a dispatch query: each field NAT rewrote holds the class of its new value.
+
+        Rules test the rewritten value, so only the entries filed under that class can match;
+        a value with no class of its own (never expected) leaves the field whole.
+        """
+        if not rw:
+            return cube
+        query = list(cube)
+        for f, value in rw.items():
+            query[f] = self.value_mask(f, value)
+        return tuple(query)
+
+    def value_mask(self, f: Field, value) -> int:
+        """The one-class mask of `value` in field `f` (the whole field if it has no class)."""
+        key = (f, value)
+        hit = self.value_masks.get(key)
+        if hit is None:
+            fc = self.domain.fields[f]
+            try:
+                i = fc.index_of(value)
+            except (ValueError, TypeError):
+                i = -1
+            ok = 0 <= i < len(fc) and _class_holds(fc, i, value)
+            hit = self.value_masks[key] = (1 << i) if ok else (1 << len(fc)) - 1
+        return hit
 
     def chain_index_of(self, chain: Chain) -> EntryIndex:
         """The dispatch index of `chain`'s rules (see `dispatch.py`), built once per chain."""
@@ -290,7 +326,7 @@ class SymbolicEngine:
             hit = (rule, index)
             self.vmap_index[id(rule)] = hit
         vmap = rule.action.vmap
-        return [vmap[p] for p in hit[1].lookup(cube, rw)]
+        return [vmap[p] for p in hit[1].lookup(self.view(cube, rw))]
 
     def act(self, table, rule: Rule, action, cube: Cube, rw, depth, out, nxt) -> None:
         kind = action.kind

@@ -10,6 +10,7 @@ import itertools
 import os
 import shutil
 import subprocess
+from typing import NoReturn
 
 import pytest
 
@@ -35,11 +36,8 @@ def kernel_unavailable() -> str | None:
 def require_kernel() -> None:
     """Skip (or, under CI, fail) the calling test when namespaces are unavailable."""
     reason = _reason()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"kernel test cannot run under CI: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        cannot_run(reason)
 
 
 def require_br_netfilter() -> None:
@@ -48,11 +46,14 @@ def require_br_netfilter() -> None:
     The module is global: loaded, every namespace has its `net.bridge.bridge-nf-call-*` sysctls.
     """
     require_kernel()
-    if br_netfilter_loaded():
-        return
-    reason = "needs br_netfilter loaded (modprobe br_netfilter)"
+    if not br_netfilter_loaded():
+        cannot_run("needs br_netfilter loaded (modprobe br_netfilter)")
+
+
+def cannot_run(reason: str, what: str = "kernel test") -> NoReturn:
+    """Skip the calling test for `reason`; under CI, where every test must run, fail it."""
     if os.environ.get("CI"):
-        pytest.fail(f"kernel test cannot run under CI: {reason}")
+        pytest.fail(f"{what} cannot run under CI: {reason}")
     pytest.skip(reason)
 
 

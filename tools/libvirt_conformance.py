@@ -234,6 +234,14 @@ in either order); `inbound stateful` (opt-in) makes netc's routed inbound statef
 is stateless (as is netc's default, which `netc import` writes out as `inbound stateless`), and
 the verifier's counterexamples are then exactly new inbound connections to the routed subnet.
 
+`<port isolated='yes'/>` (`isolate guests`), checked against a live libvirt in
+`tests/libvirt_host/test_libvirt_live_conformance.py`: libvirt isolates guests with the bridge
+ports' `isolated` flag alone and keeps accepting traffic in and out of the same bridge
+(`guest_cross`); netc also rejects it (after hairpinned forwarded ports), so the counterexamples
+are exactly iif = oif = the bridge. On purpose: the flag stops only port → port, so under
+libvirt's rules a guest that routes a neighbour's address via the gateway reaches it through the
+host (`tests/ports/test_isolate_guests.py` shows it; docs/language.md, `isolate guests`).
+
 """
 
 

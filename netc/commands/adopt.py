@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .host_options import add_host_options, where
+from .host_options import add_host_options, add_libvirt_hooks_option, where
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,11 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dir", metavar="DIR", help="where the .net files go (default /etc/netc/networks)"
     )
-    p.add_argument(
-        "--libvirt-hooks",
-        metavar="DIR",
-        help="libvirt's hook directory (default /etc/libvirt/hooks)",
-    )
+    add_libvirt_hooks_option(p)
     p.add_argument(
         "--reassert",
         action="store_true",

@@ -1,4 +1,5 @@
-"""Options shared by the commands that act on a host (apply, down, status, migrate, doctor).
+"""Options shared by the commands that act on a host (apply, down, status, migrate, doctor,
+adopt, release, restore).
 
 Kept free of heavy imports: the CLI imports every command module at start-up.
 """
@@ -23,6 +24,15 @@ def add_host_options(parser: argparse.ArgumentParser) -> None:
         "--netns",
         metavar="NAME",
         help="act inside this network namespace instead of the host (for tests and trials)",
+    )
+
+
+def add_libvirt_hooks_option(parser: argparse.ArgumentParser) -> None:
+    """adopt installs its daemon hook there and release removes it: one default for both."""
+    parser.add_argument(
+        "--libvirt-hooks",
+        metavar="DIR",
+        help="libvirt's hook directory (default /etc/libvirt/hooks)",
     )
 
 

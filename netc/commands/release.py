@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .host_options import add_host_options, where
+from .host_options import add_host_options, add_libvirt_hooks_option, where
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,11 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="URI",
         help="libvirt connection URI (default: the one the network was adopted with)",
     )
-    p.add_argument(
-        "--libvirt-hooks",
-        metavar="DIR",
-        help="libvirt's hook directory (default /etc/libvirt/hooks)",
-    )
+    add_libvirt_hooks_option(p)
     add_host_options(p)
     p.set_defaults(run=run)
 

@@ -1,3 +1,5 @@
-"""Fixtures for the host tests live in host_support (a unique module name, importable by tests)."""
+"""Fixtures for the host tests live in host_support and dhcp_guest (unique module names,
+importable by tests)."""
 
-from host_support import isolated_config, netc  # noqa: F401
+from dhcp_guest import guest  # noqa: F401
+from host_support import flavour, isolated_config, netc  # noqa: F401

@@ -11,6 +11,7 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,29 @@ def netc(scratch_ns, isolated_config, capsys):
 
     run.ns = scratch_ns  # type: ignore[attr-defined]
     return run
+
+
+IPTABLES_TOOLS = ("iptables", "ip6tables")
+
+
+def iptables_first_in_path(which: str, bin_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `iptables`, `iptables-save`, `iptables-restore` (and ip6tables') the `which` flavour
+    (`nft` or `legacy`) by PATH, as on a host whose alternatives point there."""
+    bin_dir.mkdir()
+    for tool in IPTABLES_TOOLS:
+        for verb in ("", "-save", "-restore"):
+            (bin_dir / f"{tool}{verb}").symlink_to(f"/usr/sbin/{tool}-{which}{verb}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+@pytest.fixture(params=["nft", "iptables-nft", "iptables-legacy"])
+def flavour(request, tmp_path, monkeypatch) -> str:
+    """nft, or netc's `iptables*` binaries pointed (PATH) at iptables-nft or iptables-legacy."""
+    if request.param != "nft":
+        iptables_first_in_path(
+            request.param.removeprefix("iptables-"), tmp_path / "flavour-bin", monkeypatch
+        )
+    return request.param
 
 
 def snapshot(ns: str) -> str:

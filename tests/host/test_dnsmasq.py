@@ -10,28 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from dhcp_guest import lab_source
 from host_support import snapshot
-from kernel_support import delete_namespace, nsrun, unique_name
+from kernel_support import nsrun
 from netc.host import dnsmasq
 from netc.pipeline import compile_sources
 
-LAB = """\
-network lab {
-    bridge brlab
-    forward nat
-    ip 192.168.77.1/24 {
-        dhcp 192.168.77.100 - 192.168.77.150
-        host 192.168.77.10 mac 52:54:00:00:00:10 name web
-    }
-}
-"""
-SCRIPT = """#!/bin/sh
-case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface";
-               echo "LEASE $ip" ;;
-esac
-exit 0
-"""
+LAB = lab_source("host 192.168.77.10 mac 52:54:00:00:00:10 name web")
 
 
 def _network(text: str = LAB):
@@ -64,51 +49,6 @@ def test_names_cannot_inject_config_lines() -> None:
     assert "lab.net:" in str(refused.value)
 
 
-@pytest.fixture
-def guest(netc, tmp_path):
-    """A guest namespace whose g0 is a port of brlab (attached once the bridge exists)."""
-    name = unique_name("gst")
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    script = tmp_path / "udhcpc.sh"
-    script.write_text(SCRIPT)
-    script.chmod(0o755)
-
-    def attach(mac: str) -> None:
-        subprocess.run(
-            [
-                "ip",
-                "link",
-                "add",
-                "g0",
-                "address",
-                mac,
-                "netns",
-                name,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                "gp" + mac[-2:],
-                "netns",
-                netc.ns,
-            ],
-            check=True,
-        )
-        nsrun(netc.ns, "ip", "link", "set", "gp" + mac[-2:], "master", "brlab", "up")
-        nsrun(name, "ip", "link", "set", "g0", "up")
-        nsrun(name, "ip", "link", "set", "lo", "up")
-
-    def lease() -> str:
-        out = nsrun(name, "busybox", "udhcpc", "-i", "g0", "-q", "-n", "-t", "8", "-s", str(script))
-        return next(line.split()[1] for line in out.splitlines() if line.startswith("LEASE"))
-
-    def detach() -> None:
-        nsrun(name, "ip", "link", "del", "g0")
-
-    yield attach, lease, detach, name
-    delete_namespace(name)
-
-
 def _servers(ns: str) -> list[str]:
     pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
     out = []
@@ -121,7 +61,6 @@ def _servers(ns: str) -> list[str]:
 
 
 def test_a_users_day_with_dhcp_and_dns(netc, guest, tmp_path):
-    attach, lease, detach, guest_ns = guest
     lab = tmp_path / "lab.net"
     lab.write_text(LAB)
     before = snapshot(netc.ns)
@@ -131,13 +70,13 @@ def test_a_users_day_with_dhcp_and_dns(netc, guest, tmp_path):
     assert "dnsmasq: started" in result.out
     assert len(_servers(netc.ns)) == 1
 
-    attach("52:54:00:00:00:99")  # any guest: an address from the range
-    address = lease()
+    guest.attach(mac="52:54:00:00:00:99")  # any guest: an address from the range
+    address = guest.lease()
     assert 100 <= int(address.rsplit(".", 1)[1]) <= 150
-    detach()
-    attach("52:54:00:00:00:10")  # the reserved MAC: its fixed address
-    assert lease() == "192.168.77.10"
-    answer = nsrun(guest_ns, "busybox", "nslookup", "-type=a", "web", "192.168.77.1", check=False)
+    guest.detach()
+    guest.attach(mac="52:54:00:00:00:10")  # the reserved MAC: its fixed address
+    assert guest.lease() == "192.168.77.10"
+    answer = nsrun(guest.ns, "busybox", "nslookup", "-type=a", "web", "192.168.77.1", check=False)
     assert "Address: 192.168.77.10" in answer, answer  # the gateway answers for the name
 
     again = netc("apply", str(lab))  # unchanged: the same server keeps running
@@ -163,7 +102,7 @@ def test_a_users_day_with_dhcp_and_dns(netc, guest, tmp_path):
     assert "192.168.77.160" in Path(server.conf).read_text()
     assert len(_servers(netc.ns)) == 1
 
-    detach()
+    guest.detach()
     down = netc("down")
     assert down.code == 0 and "dnsmasq stopped" in down.out
     assert _servers(netc.ns) == []

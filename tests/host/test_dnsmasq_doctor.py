@@ -6,15 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-LAB = """\
-network lab {
-    bridge brlab
-    forward nat
-    ip 192.168.77.1/24 {
-        dhcp 192.168.77.100 - 192.168.77.150
-    }
-}
-"""
+from dhcp_guest import LAB
+
 ROGUE = """
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -5,30 +5,14 @@ wan cannot open a connection to the guest — on nft, iptables-nft and iptables-
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 
+from dhcp_guest import LAB
 from kernel_support import delete_namespace, nsrun, unique_name
 
-LAB = """\
-network lab {
-    bridge brlab
-    forward nat
-    ip 192.168.77.1/24 {
-        dhcp 192.168.77.100 - 192.168.77.150
-    }
-}
-"""
-SCRIPT = """#!/bin/sh
-case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface";
-               ip route replace default via "$router" dev "$interface"; echo "LEASE $ip" ;;
-esac
-exit 0
-"""
 # One connection accepted; prints the peer's address, then exits.
 SERVER = """
 import socket, sys
@@ -44,21 +28,6 @@ try:
 except OSError as error:
     print("CLOSED", error)
 """
-TOOLS = ("iptables", "ip6tables")
-
-
-@pytest.fixture(params=["nft", "iptables-nft", "iptables-legacy"])
-def flavour(request, tmp_path, monkeypatch):
-    """nft, or netc's `iptables*` binaries pointed (PATH) at iptables-nft or iptables-legacy."""
-    if request.param != "nft":
-        which = request.param.removeprefix("iptables-")
-        bin_dir = tmp_path / "flavour-bin"
-        bin_dir.mkdir()
-        for tool in TOOLS:
-            for verb in ("", "-save", "-restore"):
-                (bin_dir / f"{tool}{verb}").symlink_to(f"/usr/sbin/{tool}-{which}{verb}")
-        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    return request.param
 
 
 @pytest.fixture
@@ -101,50 +70,27 @@ def _connect(ns: str, address: str, port: int) -> str:
     return nsrun(ns, sys.executable, "-c", CONNECT, address, str(port)).strip()
 
 
-@pytest.fixture
-def guest(netc, tmp_path):
-    """A guest namespace whose g0 is a port of brlab (attached once the bridge exists)."""
-    name = unique_name("gst")
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    script = tmp_path / "udhcpc.sh"
-    script.write_text(SCRIPT)
-    script.chmod(0o755)
-    yield name, script
-    delete_namespace(name)
-
-
 def test_fedora_how_to_test_without_libvirt(flavour, netc, wan, guest, tmp_path):
-    guest_ns, script = guest
     lab = tmp_path / "lab.net"
     lab.write_text(LAB)
     backend = "nftables" if flavour == "nft" else "iptables"
     result = netc("apply", "--backend", backend, str(lab))
     assert result.code == 0, result.err
     try:
-        subprocess.run(
-            ["ip", "link", "add", "g0", "netns", guest_ns, "type", "veth", "peer", "name", "gp0"]
-            + ["netns", netc.ns],
-            check=True,
-        )
-        nsrun(netc.ns, "ip", "link", "set", "gp0", "master", "brlab", "up")
-        nsrun(guest_ns, "ip", "link", "set", "g0", "up")
-        nsrun(guest_ns, "ip", "link", "set", "lo", "up")
-        out = nsrun(
-            guest_ns, "busybox", "udhcpc", "-i", "g0", "-q", "-n", "-t", "8", "-s", str(script)
-        )
-        address = next(line.split()[1] for line in out.splitlines() if line.startswith("LEASE"))
+        guest.attach()
+        address = guest.lease()
         assert address.startswith("192.168.77.")
-        assert "default via 192.168.77.1" in nsrun(guest_ns, "ip", "route")
+        assert "default via 192.168.77.1" in nsrun(guest.ns, "ip", "route")
 
         outside = _serve(wan, 8080)  # guest → outside, masqueraded as the host's uplink
-        assert _connect(guest_ns, "203.0.113.2", 8080) == "OPEN"
+        assert _connect(guest.ns, "203.0.113.2", 8080) == "OPEN"
         assert _peer(outside) == "203.0.113.1"
 
-        ssh = _serve(guest_ns, 22)  # the host reaches the guest's ssh port
+        ssh = _serve(guest.ns, 22)  # the host reaches the guest's ssh port
         assert _connect(netc.ns, address, 22) == "OPEN"
         assert _peer(ssh) == "192.168.77.1"
 
-        ssh = _serve(guest_ns, 22)  # the outside cannot open a connection to the guest
+        ssh = _serve(guest.ns, 22)  # the outside cannot open a connection to the guest
         assert _connect(wan, address, 22).startswith("CLOSED")
         ssh.kill()
         ssh.wait()

@@ -4,10 +4,9 @@ a Router Solicitation and reads the Router Advertisement with a raw ICMPv6 socke
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from kernel_support import delete_namespace, nsrun, unique_name
+from kernel_support import nsrun
 
 DUAL = """\
 network lab6 {
@@ -48,23 +47,15 @@ while time.monotonic() < deadline:
 """
 
 
-def test_an_ipv6_guest_hears_the_router_advertisement(netc, tmp_path):
-    guest = unique_name("gs6")
-    subprocess.run(["ip", "netns", "add", guest], check=True)
+def test_an_ipv6_guest_hears_the_router_advertisement(netc, guest, tmp_path):
     lab = tmp_path / "lab6.net"
     lab.write_text(DUAL)
     try:
         result = netc("apply", str(lab))
         assert result.code == 0, result.err
-        nsrun(guest, "sysctl", "-q", "net.ipv6.conf.default.accept_dad=0")
-        subprocess.run(
-            ["ip", "link", "add", "g0", "netns", guest, "type", "veth", "peer", "name", "gp6"]
-            + ["netns", netc.ns],
-            check=True,
-        )
-        nsrun(netc.ns, "ip", "link", "set", "gp6", "master", "brlab6", "up")
-        nsrun(guest, "ip", "link", "set", "g0", "up")
-        out = nsrun(guest, sys.executable, "-c", LISTEN)
+        nsrun(guest.ns, "sysctl", "-q", "net.ipv6.conf.default.accept_dad=0")
+        guest.attach("brlab6")
+        out = nsrun(guest.ns, sys.executable, "-c", LISTEN)
         words = out.split()
         assert words and words[0] == "RA", out
         flags = int(words[2])
@@ -72,4 +63,3 @@ def test_an_ipv6_guest_hears_the_router_advertisement(netc, tmp_path):
         assert "2001:db8:79::/64" in words[3:], out
     finally:
         assert netc("down").code == 0
-        delete_namespace(guest)

@@ -16,12 +16,19 @@ import pytest
 
 import netc.host.libvirt_chains as libvirt_chains
 import leftover_packets
-from host_support import CORPUS, DEFAULT_NET, corpus_commands, snapshot, write
+from host_support import (
+    CORPUS,
+    DEFAULT_NET,
+    IPTABLES_TOOLS,
+    corpus_commands,
+    iptables_first_in_path,
+    snapshot,
+    write,
+)
 from kernel_support import nsrun
 
 pytestmark = pytest.mark.kernel
 
-TOOLS = ("iptables", "ip6tables")
 CHAINS = ("LIBVIRT_FWI", "LIBVIRT_FWO", "LIBVIRT_FWX", "LIBVIRT_INP", "LIBVIRT_OUT", "LIBVIRT_PRT")
 JUMPS = [
     "filter -A INPUT -j LIBVIRT_INP",
@@ -45,12 +52,7 @@ def corpus():
 @pytest.fixture(params=["nft", "legacy"], ids=["iptables-nft", "iptables-legacy"])
 def flavour(request, tmp_path, monkeypatch, corpus):
     """netc's `iptables*` binaries are this flavour's (PATH), as libvirt's are."""
-    bin_dir = tmp_path / "flavour-bin"
-    bin_dir.mkdir()
-    for tool in TOOLS:
-        for verb in ("", "-save", "-restore"):
-            (bin_dir / f"{tool}{verb}").symlink_to(f"/usr/sbin/{tool}-{request.param}{verb}")
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    iptables_first_in_path(request.param, tmp_path / "flavour-bin", monkeypatch)
     return request.param
 
 
@@ -80,7 +82,7 @@ def libvirt_network(
 def libvirt_lines(ns: str, flavour: str) -> list[str]:
     """Every line of both families' iptables-save that is libvirt's, as `TOOL TABLE LINE`."""
     out = []
-    for tool in TOOLS:
+    for tool in IPTABLES_TOOLS:
         table = ""
         for line in nsrun(ns, f"{tool}-{flavour}-save").splitlines():
             if line.startswith("*"):
@@ -120,7 +122,7 @@ def test_one_network_all_rules_chains_and_jumps_go_in_both_families(netc, flavou
         "removed libvirt's iptables nat rule: -A LIBVIRT_PRT -s 192.168.122.0/24 "
         "! -d 192.168.122.0/24 -j MASQUERADE\n" in out
     )
-    for tool in TOOLS:
+    for tool in IPTABLES_TOOLS:
         for chain in CHAINS[:5]:
             assert f"removed libvirt's {tool} filter chain: {chain}\n" in out
             assert f"removed libvirt's {tool} filter jump: -A " in out
@@ -187,7 +189,7 @@ def test_two_networks_the_other_keeps_its_rules_and_both_families_chains(netc, f
     others = about(before, "virbr1", "192.168.100.", "2001:db8:ca2:2::")
     chains = about(before, ":LIBVIRT_")
     jumps = about(before, "-j LIBVIRT_")
-    assert sorted(jumps) == sorted(f"{tool} {line}" for tool in TOOLS for line in JUMPS)
+    assert sorted(jumps) == sorted(f"{tool} {line}" for tool in IPTABLES_TOOLS for line in JUMPS)
     assert len(chains) == 14 and len(others) == (19 if other == NAT_DEFAULT else 30)
 
     result = netc("migrate", "--to", "nftables", DEFAULT_NET)

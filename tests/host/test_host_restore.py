@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from host_support import DEFAULT_NET, snapshot
+from host_support import DEFAULT_NET, IPTABLES_TOOLS, snapshot
 from kernel_support import nsrun, require_kernel
 
 pytestmark = pytest.mark.kernel
@@ -28,22 +28,7 @@ pytestmark = pytest.mark.kernel
 topology_mod = pytest.importorskip("kernel.topology", reason="needs tests/kernel/topology.py")
 probing = pytest.importorskip("kernel.probing", reason="needs tests/kernel/probing.py")
 
-TOOLS = ("iptables", "ip6tables")
 FORWARDING = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
-
-
-@pytest.fixture(params=["nft", "iptables-nft", "iptables-legacy"])
-def flavour(request, tmp_path, monkeypatch):
-    """nft, or netc's `iptables*` binaries pointed (PATH) at iptables-nft or iptables-legacy."""
-    if request.param != "nft":
-        which = request.param.removeprefix("iptables-")
-        bin_dir = tmp_path / "flavour-bin"
-        bin_dir.mkdir()
-        for tool in TOOLS:
-            for verb in ("", "-save", "-restore"):
-                (bin_dir / f"{tool}{verb}").symlink_to(f"/usr/sbin/{tool}-{which}{verb}")
-        monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    return request.param
 
 
 def backend_of(flavour: str) -> str:
@@ -73,7 +58,7 @@ def cli(isolated_config, capsys):
 def wipe(ns: str, flavour: str) -> None:
     """What a firewall restart does to every table: nft's flush, or iptables' -F and -X."""
     if flavour == "iptables-legacy":
-        for tool in TOOLS:
+        for tool in IPTABLES_TOOLS:
             saved = nsrun(ns, f"{tool}-legacy-save").splitlines()
             for table in (line[1:] for line in saved if line.startswith("*")):
                 nsrun(ns, f"{tool}-legacy", "-w", "5", "-t", table, "-F")
@@ -86,7 +71,7 @@ def load_tables(ns: str, flavour: str) -> None:
     """iptables-legacy's tables, once touched, stay (empty) in a namespace: touch them first,
     as on a host where something listed them at boot, so `before` and after `down` compare."""
     if flavour == "iptables-legacy":
-        for tool in TOOLS:
+        for tool in IPTABLES_TOOLS:
             for table in ("filter", "nat"):
                 nsrun(ns, f"{tool}-legacy", "-w", "5", "-t", table, "-L", "-n")
 

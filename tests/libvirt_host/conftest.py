@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 from libvirt_lab import Lab, unavailable
 
-from kernel_support import require_kernel
+from kernel_support import cannot_run, require_kernel
 
 
 def require_libvirt() -> None:
     """Skip (or, under CI, fail) when root, namespaces or libvirt's binaries are missing."""
     require_kernel()
     reason = unavailable()
-    if reason is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"libvirt test cannot run under CI: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        cannot_run(reason, "libvirt test")
 
 
 @pytest.fixture

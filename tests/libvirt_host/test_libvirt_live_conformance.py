@@ -42,7 +42,8 @@ OWN = {
 DIFFER = {
     # netc's `isolate guests` also rejects traffic routed from the bridge back onto it (iif = oif
     # = the bridge); libvirt accepts it in guest_cross and leaves isolation to the bridge ports'
-    # isolated flag alone.
+    # isolated flag alone, which guests routing via the gateway get past. A deliberate hardening
+    # (docs/language.md, `isolate guests`; tests/ports/test_isolate_guests.py).
     "route-isolated-ports": "iif virbr5, oif virbr5",
 }
 

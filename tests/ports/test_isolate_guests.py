@@ -91,3 +91,46 @@ def test_port_flag_helper_edges(make_topology) -> None:
     assert set_ports_isolated(host, "virbr0", isolated=False) == ["vnet0", "vnet1"]
     assert ports_isolated(host, "virbr0") == {"vnet0": False, "vnet1": False}
     assert ports_isolated(host, "wan0") == {}  # not a bridge: no ports
+
+
+# libvirt's rules for `<port isolated='yes'/>`: the same as without it (its guest_cross accept
+# stays); libvirt isolates by the port flag alone.
+LIBVIRT_LIKE = SOURCE.replace("    isolate guests\n", "")
+
+
+@pytest.mark.parametrize(
+    ("backend", "rules", "isolated"),
+    [(b, SOURCE, True) for b in BACKENDS] + [("nft", LIBVIRT_LIKE, False)],
+    ids=[f"isolate-guests-{b}" for b in BACKENDS] + ["libvirt-like-nft"],
+)
+def test_guests_routing_via_the_gateway_pass_the_port_flag(
+    make_topology, backend: str, rules: str, isolated: bool
+) -> None:
+    """Every port flagged, br_netfilter off (a typical libvirt host): a guest that routes its
+    neighbour's address via the gateway sends to the host's MAC, the host routes the packet back
+    out of the bridge (iif = oif = the bridge) and the bridge delivers it, as the flag only stops
+    port → port. With libvirt's rules one guest alone so delivers datagrams to its neighbour, and
+    two guests that both route so hold connections; `isolate guests`' reject stops both."""
+    topo = make_topology(Shape(bridge_nf_call=False), tag="isor")
+    load(topo, rules, backend)
+    assert set_ports_isolated(topo.ns("host"), "virbr0") == ["vnet0", "vnet1"]
+    # No ICMP redirect (it would teach the guests the direct path, which the flag blocks).
+    topo.run(
+        "host",
+        "sysctl",
+        "-qw",
+        "net.ipv4.conf.all.send_redirects=0",
+        "net.ipv4.conf.virbr0.send_redirects=0",
+    )
+    gateway = topo.addr("host")
+    datagram, connection = f"udp/{topo.addr('guest2')}/5000", f"tcp/{topo.addr('guest2')}/22"
+    with servers(topo, {"guest2": ["udp/5000", "tcp/22"]}) as srv:
+        topo.run("guest", "ip", "route", "add", f"{topo.addr('guest2')}/32", "via", gateway)
+        one_way = srv.probe({"guest": [datagram]}, timeout=0.5)[("guest", datagram)]
+        topo.run("guest2", "ip", "route", "add", f"{topo.addr('guest')}/32", "via", gateway)
+        both = srv.probe({"guest": [connection]}, timeout=0.5)[("guest", connection)]
+    why = f"{one_way}\n{both}"
+    if isolated:
+        assert one_way.blocked and both.blocked, why
+    else:
+        assert one_way.logged and both.ok, why  # the reply to the datagram cannot come back
