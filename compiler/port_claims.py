@@ -20,13 +20,14 @@ class PortClaims:
     """Claims on port ranges, numbered in increasing order; `first_overlap` finds the
     smallest number whose range meets a given range."""
 
-    __slots__ = ("_few", "_cover", "_below")
+    __slots__ = ("_few", "_cover", "_below", "_inner")
 
     def __init__(self) -> None:
         # Most keys (a host address, a device) see a few claims: a list, until it grows.
         self._few: list[tuple[int, int, int]] | None = []
         self._cover: dict[int, int] = {}  # node -> first claim that tiles it
         self._below: dict[int, int] = {}  # node -> first claim tiling it or a node below it
+        self._inner = False  # has a claim tiled a node above the leaves (a range of ports)?
 
     def claim(self, first: int, last: int, number: int) -> None:
         """Record claim `number` (larger than any recorded before) on ports first..last."""
@@ -57,6 +58,7 @@ class PortClaims:
         cover, below = self._cover, self._below
         if node not in cover:
             cover[node] = number
+            self._inner = self._inner or node < _LEAVES
         # every ancestor of a node that is set is set already, with a smaller number
         while node and node not in below:
             below[node] = number
@@ -73,7 +75,8 @@ class PortClaims:
             return next((n for f, l, n in self._few if f <= last and first <= l), None)
         cover, below = self._cover, self._below
         found: int | None = None
-        for leaf in {first + _LEAVES, last + _LEAVES}:
+        # without ranges, only leaves are tiled: those in the range are below its tiling nodes
+        for leaf in {first + _LEAVES, last + _LEAVES} if self._inner else ():
             node = leaf
             while node:
                 number = cover.get(node)

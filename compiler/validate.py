@@ -73,18 +73,19 @@ def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
     the "any" index once instead of every address's.
     """
     problems: list[Diagnostic] = []
-    index: dict[tuple[object, object, object], PortClaims] = {}
+    kinds: dict[tuple[object, object], dict[tuple[object, object], PortClaims]] = {}
     claimed: list[tuple[Network, PortForward]] = []
     for net in networks:
         for fwd in net.port_forwards:
-            kind = (fwd.family, fwd.proto)
+            index = kinds.setdefault((fwd.family, fwd.proto), {})
             first, last = fwd.host_ports.first, fwd.host_ports.last
-            addresses = (_ANY,) if fwd.host_address is None else (fwd.host_address, None)
-            devices = (_ANY,) if fwd.in_dev is None else (fwd.in_dev, None)
+            address, device = fwd.host_address, fwd.in_dev
+            addresses = (_ANY,) if address is None else (address, None)
+            devices = (_ANY,) if device is None else (device, None)
             hits = []
-            for address in addresses:
-                for device in devices:
-                    claims = index.get((kind, address, device))
+            for a in addresses:
+                for d in devices:
+                    claims = index.get((a, d))
                     found = None if claims is None else claims.first_overlap(first, last)
                     if found is not None:
                         hits.append(found)
@@ -101,11 +102,11 @@ def port_forward_conflicts(networks: Sequence[Network]) -> list[Diagnostic]:
                 )
             number = len(claimed)
             claimed.append((net, fwd))
-            for address in (fwd.host_address, _ANY):
-                for device in (fwd.in_dev, _ANY):
-                    index.setdefault((kind, address, device), PortClaims()).claim(
-                        first, last, number
-                    )
+            for key in ((address, device), (address, _ANY), (_ANY, device), (_ANY, _ANY)):
+                claims = index.get(key)
+                if claims is None:
+                    claims = index[key] = PortClaims()
+                claims.claim(first, last, number)
     return problems
 
 
