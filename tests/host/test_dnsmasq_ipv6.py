@@ -20,6 +20,8 @@ from pathlib import Path
 
 from dhcp_guest import Guest
 from kernel_support import cannot_run, nsrun
+from netc.host import dnsmasq
+from netc.pipeline import compile_sources
 
 GATEWAY = ipaddress.IPv6Address("2001:db8:79::1")
 FIRST = ipaddress.IPv6Address("2001:db8:79::100")
@@ -36,6 +38,9 @@ network lab6 {{
     }}
 }}
 """
+# reserved hosts only: dnsmasq serves DHCPv6 (and advertises the router) for a subnet it has a
+# dhcp-range for, so netc writes a `static` one, as libvirt does
+HOSTS_ONLY = DUAL.replace(f"        dhcp {FIRST} - {LAST}\n", "")
 # Solicit a router, then print the first RA's flags byte and its prefix-information prefixes.
 LISTEN = """
 import ipaddress, socket, time
@@ -178,6 +183,23 @@ def test_a_named_ipv6_guest_leases_its_reserved_address(netc, guest, tmp_path):
     try:
         _apply(netc, guest, tmp_path)
         # dnsmasq knows a DHCPv6 client by the name in its FQDN option
+        lease = dhcp6_lease(guest, tmp_path, "hostname vm6", "fqdn both")
+        assert lease["new_dhcp6_ia_na1_ia_addr1"] == str(RESERVED), lease
+    finally:
+        assert netc("down").code == 0
+
+
+def test_reserved_ipv6_hosts_alone_get_a_static_dhcpv6_range(tmp_path):
+    net = compile_sources([("lab6.net", HOSTS_ONLY)]).program.networks[0]
+    lines = dnsmasq.config(net, dnsmasq.Server(str(tmp_path), "lab6")).splitlines()
+    assert "dhcp-range=2001:db8:79::,static,64" in lines
+    assert f"dhcp-host=id:*,vm6,[{RESERVED}]" in lines
+
+
+def test_a_named_ipv6_guest_leases_its_address_from_a_subnet_without_a_range(netc, guest, tmp_path):
+    _require_dhcpcd()
+    try:
+        _apply(netc, guest, tmp_path, HOSTS_ONLY)
         lease = dhcp6_lease(guest, tmp_path, "hostname vm6", "fqdn both")
         assert lease["new_dhcp6_ia_na1_ia_addr1"] == str(RESERVED), lease
     finally:
