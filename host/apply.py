@@ -2,16 +2,20 @@
 
 Everything that can be checked is checked before anything changes (the files compile, the
 backend's binaries exist, no bridge name is taken by another kind of link). Then the rules load
-in one step per backend, which the kernel takes whole or not at all; then the links change (and,
-for `isolate guests`, the bridge ports' `isolated` flag, see port_isolation.py) and the sysctls. If a later step fails, the earlier ones are undone, so a failed apply leaves the host as
-it was. Applying adds to what is already applied: the state keeps every applied file's text, and
-a file applied again replaces its earlier version (networks it no longer declares go down).
+in one step per backend, which the kernel takes whole or not at all; then the links change (and
+the bridge ports' flags: `isolated` for `isolate guests`, `hairpin_mode` for `expose`, see
+port_isolation.py), the sysctls, and the networks' dnsmasq (dnsmasq.py). Each step is one
+function below, called in that order by `apply_sources`. If a link step fails, the earlier ones
+are undone, so a failed apply leaves the host as it was. Applying adds to what is already
+applied: the state keeps every applied file's text, and a file applied again replaces its
+earlier version (networks it no longer declares go down).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.model import Network
@@ -22,6 +26,9 @@ from .config import load_config
 from .lifecycle import Report, Where, compile_stored, read_files
 from .run import Host
 from .state import FlaggedPort, NetworkState, State, save_state
+
+if TYPE_CHECKING:
+    from netc.pipeline import Compiled
 
 
 def apply(files: Sequence[str], where: Where, backend: str | None = None) -> Report:
@@ -44,87 +51,150 @@ def apply_sources(
     bridge netc created gets netc's dnsmasq for its DHCP/DNS; one on a bridge that was there
     already (libvirt's, adopted or migrated) keeps whoever serves it now.
     """
+    run = _prepare(new_sources, where, backend, option)
+    _check(run)
+    _load_rules(run)
+    _record_intent(run)
+    owned = _bring_up(run)
+    _retire(run)
+    sysctls = _forwarding(run)
+    save_state(
+        where.state_file,
+        State(run.chosen.name, run.sources, tuple(owned), sysctls, run.objects, run.listing()),
+    )
+    served = [n for n, state in zip(run.networks, owned) if state.created and dnsmasq.serves(n)]
+    _servers(run.host, where, run.old, served, run.report)
+    for stale in libvirt_leftovers.find(run.host, run.networks) if libvirt_note else ():
+        run.report.say(f"note: {stale.with_fix(f'netc migrate --to {run.chosen.name}')}")
+    return run.report
+
+
+@dataclass
+class _Run:
+    """What one apply works from, filled in step by step: the old state, the chosen backend,
+    the compiled networks, the bridges found, and what the rules step did (for undo)."""
+
+    where: Where
+    host: Host
+    report: Report
+    old: State | None
+    chosen: Backend
+    previous: Backend | None  # the old state's backend, when this run switches away from it
+    sources: dict[str, str]
+    networks: tuple[Network, ...]
+    files: dict[str, str]  # network name -> the source file declaring it
+    compiled: Compiled
+    before: dict[str, links.LinkInfo] = field(default_factory=dict)  # bridges there already
+    unchanged: bool = False  # the rules are live as the old state recorded them: not reloaded
+    objects: tuple[str, ...] = ()  # the backend objects netc created (tables, chains)
+
+    def listing(self) -> str:
+        return self.chosen.listing()
+
+    def prior(self, net: Network) -> NetworkState | None:
+        return self.old.network(net.name) if self.old else None
+
+
+def _prepare(new_sources: dict[str, str], where: Where, backend: str | None, option: str) -> _Run:
+    """Read the state and config, choose the backend and compile every applied source: a bad
+    file or config stops the run here, before anything is looked up on the host."""
     report = Report()
     host = where.host()
     old = where.state()
     config = load_config(where.config)
     choice = choose_backend(backend, config.firewall_backend, config.path, option)
     report.say(f"backend: {choice.name} ({choice.reason})")
-
     sources = dict(old.sources) if old else {}
     sources.update(new_sources)
     compiled = compile_stored(sources)
-    networks = compiled.program.networks
-
-    # Checks: nothing has changed yet.
+    networks = tuple(compiled.program.networks)
+    files = {net.name: next(p for p in sources if net.span.file == p) for net in networks}
     chosen = make_backend(choice.name, host)
-    require(chosen)
-    previous_backend = make_backend(old.backend, host) if old else None
-    if old is not None and previous_backend is not None and old.backend != choice.name:
-        require(previous_backend)
-    before = links.check_bridges(where.netns, networks)
-    if any(_netc_bridge(net, before, old) and dnsmasq.serves(net) for net in networks):
+    previous = None
+    if old is not None and old.backend != choice.name:
+        previous = make_backend(old.backend, host)
+    return _Run(where, host, report, old, chosen, previous, sources, networks, files, compiled)
+
+
+def _check(run: _Run) -> None:
+    """Everything checkable before a change, so a refusal leaves the host untouched: both
+    backends' binaries (a switch removes the old rules), no bridge name taken by another kind
+    of link, dnsmasq installed where netc will serve DHCP/DNS."""
+    require(run.chosen)
+    if run.previous is not None:
+        require(run.previous)
+    run.before = links.check_bridges(run.where.netns, run.networks)
+    if any(_netc_bridge(n, run.before, run.old) and dnsmasq.serves(n) for n in run.networks):
         dnsmasq.require()
 
-    # Rules: one step per backend; unchanged rules are not reloaded at all.
-    unchanged = (
-        old is not None
-        and old.backend == choice.name
-        and old.sources == sources
-        and chosen.listing() == old.live
-    )
-    created_objects = tuple(old.created_objects) if old and old.backend == choice.name else ()
-    if unchanged:
-        report.say("rules: unchanged")
-    else:
-        installed = chosen.install(compiled)
-        created_objects += tuple(t for t in installed.created_objects if t not in created_objects)
-        report.say(f"rules: loaded into {choice.name}")
 
-    # Links: first recorded as intended (a kill from here on leaves nothing `down` cannot
-    # find), then made; this run's link changes and rules are undone if anything fails here.
-    files = {net.name: next(p for p in sources if net.span.file == p) for net in networks}
+def _load_rules(run: _Run) -> None:
+    """One load per backend, which the kernel takes whole or not at all; rules already live as
+    the state recorded them are not reloaded (no window without them, no counters reset)."""
+    old = run.old if run.old is not None and run.old.backend == run.chosen.name else None
+    run.unchanged = (
+        old is not None and old.sources == run.sources and run.chosen.listing() == old.live
+    )
+    run.objects = tuple(old.created_objects) if old is not None else ()
+    if run.unchanged:
+        run.report.say("rules: unchanged")
+        return
+    installed = run.chosen.install(run.compiled)
+    run.objects += tuple(t for t in installed.created_objects if t not in run.objects)
+    run.report.say(f"rules: loaded into {run.chosen.name}")
+
+
+def _record_intent(run: _Run) -> None:
+    """Record the links about to be made before making them: a run killed from here on leaves
+    nothing `netc down` cannot find (networks leaving stay recorded until they are down)."""
+    old = run.old
     planned = [
-        links.intended(
-            net, files[net.name], before.get(net.bridge), old.network(net.name) if old else None
-        )
-        for net in networks
+        links.intended(net, run.files[net.name], run.before.get(net.bridge), run.prior(net))
+        for net in run.networks
     ]
-    leaving = [n for n in old.networks if n.name not in files] if old else []
+    leaving = [n for n in old.networks if n.name not in run.files] if old else []
     save_state(
-        where.state_file,
+        run.where.state_file,
         State(
-            choice.name,
-            sources,
+            run.chosen.name,
+            run.sources,
             tuple(planned + leaving),
             old.sysctls if old else {},
-            created_objects,
-            chosen.listing(),
+            run.objects,
+            run.listing(),
         ),
     )
+
+
+def _bring_up(run: _Run) -> list[NetworkState]:
+    """Make each network's bridge, addresses and port flags. Links fail in ways no check
+    foresees (a netlink error, a kill), so on any failure this run's port flags, links and
+    rules are undone and the old state is written back: the host is as it was."""
+    netns, report = run.where.netns, run.report
     owned: list[NetworkState] = []
     flagged_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []  # (bridge, ports) this run
     hairpin_now: list[tuple[str, tuple[FlaggedPort, ...]]] = []
     try:
-        for net in networks:
-            prior = old.network(net.name) if old else None
+        for net in run.networks:
+            prior = run.prior(net)
             if prior is not None and prior.bridge != net.bridge:
-                links.take_down(where.netns, prior)
+                links.take_down(netns, prior)
                 prior = None
-            state = links.bring_up(where.netns, net, files[net.name], before.get(net.bridge), prior)
+            before = run.before.get(net.bridge)
+            state = links.bring_up(netns, net, run.files[net.name], before, prior)
             owned.append(state)
-            report.say(_describe(state, before.get(net.bridge)))
-            owned[-1], newly = _isolation(where.netns, net, owned[-1], prior, report)
+            report.say(_describe(state, before))
+            owned[-1], newly = _isolation(netns, net, owned[-1], prior, report)
             flagged_now.append((net.bridge, newly))
-            owned[-1], newly = _hairpin(where.netns, net, owned[-1], prior, report)
+            owned[-1], newly = _hairpin(netns, net, owned[-1], prior, report)
             hairpin_now.append((net.bridge, newly))
     except BaseException as err:
         for bridge, ports in flagged_now:
-            port_isolation.restore_ports(where.netns, bridge, ports)
+            port_isolation.restore_ports(netns, bridge, ports)
         for bridge, ports in hairpin_now:
-            port_isolation.restore_ports(where.netns, bridge, ports, port_isolation.HAIRPIN)
-        _undo(where, old, owned, chosen, unchanged, created_objects)
-        save_state(where.state_file, old)  # the links and rules are as they were again
+            port_isolation.restore_ports(netns, bridge, ports, port_isolation.HAIRPIN)
+        _undo(run.where, run.old, owned, run.chosen, run.unchanged, run.objects)
+        save_state(run.where.state_file, run.old)  # the links and rules are as they were again
         if _is_netlink_error(err):
             raise NetcError(
                 Diagnostic(
@@ -134,32 +204,32 @@ def apply_sources(
                 )
             ) from err
         raise
+    return owned
 
-    keep = {n.name for n in networks}
+
+def _retire(run: _Run) -> None:
+    """Only once every network is up: networks no longer declared go down, and after a backend
+    switch the old backend's rules go (exactly one party holds the rules at the end)."""
+    old = run.old
+    keep = {n.name for n in run.networks}
     for gone in old.networks if old else ():
         if gone.name not in keep:
-            links.take_down(where.netns, gone)
-            report.say(f"network {gone.name}: no longer declared, taken down")
+            links.take_down(run.where.netns, gone)
+            run.report.say(f"network {gone.name}: no longer declared, taken down")
+    if old is not None and run.previous is not None:
+        for line in run.previous.remove(old.created_objects):
+            run.report.say(f"removed from {old.backend}: {line}")
 
-    if old is not None and previous_backend is not None and old.backend != choice.name:
-        for line in previous_backend.remove(old.created_objects):
-            report.say(f"removed from {old.backend}: {line}")
 
-    wanted = forwarding.needed(networks)
-    sysctls = forwarding.enable(host, wanted, old.sysctls if old else {})
-    sysctls = forwarding.restore(host, sysctls, wanted)
+def _forwarding(run: _Run) -> dict[str, str]:
+    """Turn on the forwarding sysctls the networks need, and back off the ones netc turned on
+    that no network needs now; returns the keys' earlier values, which `netc down` restores."""
+    wanted = forwarding.needed(run.networks)
+    sysctls = forwarding.enable(run.host, wanted, run.old.sysctls if run.old else {})
+    sysctls = forwarding.restore(run.host, sysctls, wanted)
     for key in wanted:
-        report.say(f"forwarding: {key} = 1")
-
-    save_state(
-        where.state_file,
-        State(choice.name, sources, tuple(owned), sysctls, created_objects, chosen.listing()),
-    )
-    served = [net for net, state in zip(networks, owned) if state.created and dnsmasq.serves(net)]
-    _servers(host, where, old, served, report)
-    for stale in libvirt_leftovers.find(host, networks) if libvirt_note else ():
-        report.say(f"note: {stale.with_fix(f'netc migrate --to {choice.name}')}")
-    return report
+        run.report.say(f"forwarding: {key} = 1")
+    return sysctls
 
 
 def _netc_bridge(net: Network, before: dict[str, "links.LinkInfo"], old: State | None) -> bool:

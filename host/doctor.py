@@ -219,7 +219,7 @@ def _applied_checks(host: Host, state, networks: Sequence[Network]) -> list[Find
             Finding(
                 f"netc's rules are missing from {state.backend} (`nft flush ruleset`, or a "
                 "firewall service restart, removes them)",
-                "`netc apply` puts them back; make the service that flushes run before netc",
+                "`netc restore` puts them back; make the service that flushes run before netc",
             )
         )
     return findings

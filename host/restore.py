@@ -9,8 +9,10 @@ creates no link, so it can run at boot before anything else: netc's rules match 
 names, and hold from the moment the bridge's owner (libvirt, the admin) brings it up.
 
 One opt-in exception, `bridges=True` (the boot unit uses it): a bridge netc itself created (the
-state says so) is created again, with the addresses netc gave it. A real reboot loses it, and
-nobody else will bring it back; a bridge netc found in place is never created.
+state says so) is created again, with the addresses netc gave it, and the network's dnsmasq
+(DHCP/DNS, dnsmasq.py) is started again, or kept when it runs with the current config. A real
+reboot loses both, and nobody else will bring them back; a bridge netc found in place is never
+created, and keeps whoever serves it (as with `netc apply`).
 
 The forwarding sysctls netc turned on are set again (a reboot resets them), and only those: a
 key that was already on when netc applied is someone else's to set.
@@ -27,7 +29,7 @@ from dataclasses import replace
 
 from netc.ir.model import Network
 
-from . import forwarding, links
+from . import dnsmasq, forwarding, links
 from .backends import make_backend, require
 from .lifecycle import Report, Where, compile_stored
 from .run import Host
@@ -63,6 +65,9 @@ def _restore(where: Where, bridges: bool) -> Report:
     compiled = compile_stored(old.sources)
     networks = compiled.program.networks
     names = ", ".join(net.name for net in networks)
+    served = _served(old, networks) if bridges else []
+    if served:
+        dnsmasq.require()  # before anything changes, as `netc apply` does
 
     created_objects = old.created_objects
     if backend.present() and backend.listing() == old.live:
@@ -93,6 +98,10 @@ def _restore(where: Where, bridges: bool) -> Report:
     now = replace(old, created_objects=created_objects, live=backend.listing(), networks=owned)
     if now != old:
         save_state(where.state_file, now)
+    directory = dnsmasq.directory_for(where.state_file)
+    for net in served:  # once the bridges are there, which each dnsmasq binds to
+        what = dnsmasq.ensure(host, net, dnsmasq.Server(directory, net.name))
+        report.say(f"network {net.name}: {what}")
     return report
 
 
@@ -104,6 +113,13 @@ def _forwarding(host: Host, old: State, wanted: list[str]) -> list[str]:
             host.write_sysctl(key, "1")
             turned.append(key)
     return turned
+
+
+def _served(old: State, networks: Sequence[Network]) -> list[Network]:
+    """The networks `netc apply` runs a dnsmasq for: netc created their bridge (the state says
+    so) and they serve DHCP/DNS."""
+    ours = {owned.name for owned in old.networks if owned.created}
+    return [net for net in networks if net.name in ours and dnsmasq.serves(net)]
 
 
 def _missing_bridges(where: Where, old: State) -> list[str]:

@@ -2,12 +2,15 @@
 
 Drift has two sides, and both are reported: the live rules are not what netc loaded (someone
 ran `nft flush ruleset`, restarted a firewall service, deleted a chain), or the files on disk no
-longer say what was applied (edited since). A network with `isolate guests` also drifts when a
-port of its bridge lacks the `isolated` flag: libvirt/qemu attached a guest after the apply.
-Either way `netc apply` repairs it. libvirt's rules for netc's bridges, nftables or iptables
-(still there because netc was applied, not migrated to), are drift too: `netc migrate` removes
-them (libvirt_leftovers.py). Networks adopted from libvirt get a line each with libvirt's view of
-them (libvirt_adopt.py): rules libvirt holds for them again, or netc's missing, are drift.
+longer say what was applied (edited since). Lost or changed rules are put back by `netc restore`
+(the state holds what was applied; nothing else changes); an edited file goes live with `netc
+apply`. A network with `isolate guests` also drifts when a port of its bridge lacks the
+`isolated` flag, and one with `expose` when a port lacks `hairpin_mode`: libvirt/qemu attached
+a guest after the apply, and `netc apply` sets them. libvirt's rules for netc's bridges,
+nftables or iptables (still there because netc was applied, not migrated to), are drift too:
+`netc migrate` removes them (libvirt_leftovers.py). Networks adopted from libvirt get a line
+each with libvirt's view of them (libvirt_adopt.py): rules libvirt holds for them again, or
+netc's missing, are drift.
 """
 
 from __future__ import annotations
@@ -16,9 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import dnsmasq, libvirt_leftovers, links
-from .port_isolation import unisolated_ports
+from .port_isolation import HAIRPIN, ports_isolated, unisolated_ports
 from .backends import available, make_backend
 from .lifecycle import Report, Where, compile_stored, read_files
+
+# Rules gone or changed while the state still holds what was applied: `netc restore` loads
+# exactly that again and touches nothing else (`netc apply` would also re-read the files, which
+# may have been edited since, and redo links and servers).
+RESTORE_HINT = "run `netc restore` (loads the applied rules again, changes nothing else)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +55,13 @@ def status(files: Sequence[str], where: Where) -> Status:
         drift = True
         report.say(
             f"drift: netc's rules are missing from {old.backend} "
-            "(flushed, e.g. by `nft flush ruleset` or a firewall restart?); run `netc apply`"
+            f"(flushed, e.g. by `nft flush ruleset` or a firewall restart?); {RESTORE_HINT}"
         )
     elif backend.listing() != old.live:
         drift = True
-        report.say(f"drift: the live {old.backend} rules differ from what netc loaded")
+        report.say(
+            f"drift: the live {old.backend} rules differ from what netc loaded; {RESTORE_HINT}"
+        )
     for name in holders:
         if name != old.backend:
             drift = True
@@ -73,12 +83,14 @@ def status(files: Sequence[str], where: Where) -> Status:
             if problem:
                 drift = True
                 report.say(f"drift: {problem}; `netc apply` restarts it")
+    exposing = {net.name for net in declared if net.port_forwards}
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
         info = found.get(owned.bridge)
         if info is None:
             drift = True
-            report.say(f"network {owned.name}: bridge {owned.bridge} missing")
+            fix = "; `netc restore --bridges` creates it again" if owned.created else ""
+            report.say(f"network {owned.name}: bridge {owned.bridge} missing{fix}")
             continue
         missing = [a for a in owned.addresses if a not in info.addresses]
         state = "up" if info.up else "down"
@@ -90,6 +102,12 @@ def status(files: Sequence[str], where: Where) -> Status:
             if loose:
                 drift = True
                 report.say(f"drift: {isolation_drift(owned.name, owned.bridge, loose)}")
+        if owned.name in exposing:
+            flags = ports_isolated(where.netns, owned.bridge, HAIRPIN)
+            lacking = [port for port, hairpin in flags.items() if not hairpin]
+            if lacking:
+                drift = True
+                report.say(f"drift: {hairpin_drift(owned.name, owned.bridge, lacking)}")
     current = read_files(files) if files else _current(old.sources)
     for path in sorted(set(current) | (set(old.sources) if not files else set())):
         if path not in old.sources:
@@ -126,6 +144,16 @@ def isolation_drift(network: str, bridge: str, ports: Sequence[str]) -> str:
         "isolated flag (attached after `netc apply`, e.g. a guest libvirt/qemu started), so "
         "their guests reach the others; run `netc apply` again to flag them, and in libvirt "
         "put `<port isolated='yes'/>` in the network XML so new ports get the flag at once"
+    )
+
+
+def hairpin_drift(network: str, bridge: str, ports: Sequence[str]) -> str:
+    """Why a port of an `expose` network without hairpin_mode matters, and the fix."""
+    return (
+        f"network {network} exposes ports, but port(s) {', '.join(ports)} of {bridge} lack "
+        "hairpin_mode (attached after `netc apply`), so with br_netfilter loaded their guests "
+        "cannot reach their own forwarded ports through the host's address; run `netc apply` "
+        "again to set it"
     )
 
 

@@ -10,15 +10,20 @@ netc's rules back from the state alone, `netc status` must say in sync, and the 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
+from dhcp_guest import UDHCPC_SCRIPT, Guest
 from host_support import DEFAULT_NET, IPTABLES_TOOLS, snapshot
-from kernel_support import nsrun, require_kernel
+from kernel_support import delete_namespace, nsrun, require_kernel, unique_name
 
 pytestmark = pytest.mark.kernel
 
@@ -127,6 +132,8 @@ def test_flush_then_restore_brings_rules_back_once(topo, cli, flavour):
     guest_exposed(topo)
     code, out, _ = cli(host, "status")
     assert code == 1 and "drift: netc's rules are missing" in out
+    assert "run `netc restore` (loads the applied rules again, changes nothing else)" in out
+    assert "netc apply" not in out  # the files are unchanged: restore is the whole fix
     code, out, err = cli(host, "restore")
     assert code == 0, err
     assert f"rules: loaded into {backend_of(flavour)} from netc's state (default)\n" in out
@@ -144,7 +151,8 @@ def test_flush_then_restore_brings_rules_back_once(topo, cli, flavour):
         nsrun(host, "nft", "flush", "chain", "inet", "netc", "forward")
     else:
         nsrun(host, "iptables", "-w", "5", "-F", "NETC_FWO")
-    assert cli(host, "status")[0] == 1
+    code, out, _ = cli(host, "status")
+    assert code == 1 and "rules differ from what netc loaded; run `netc restore`" in out
     code, out, err = cli(host, "restore")
     assert code == 0 and "rules: loaded into" in out, err
     assert netc_copies(host, flavour) == 1
@@ -185,18 +193,63 @@ def test_restore_in_a_missing_namespace_is_a_clear_error(isolated_config, capsys
     assert code == 2 and "network namespace 'netc-no-such-namespace' does not exist" in err
 
 
+@pytest.fixture
+def vm(topo, tmp_path):
+    """A guest of the topology's host taking its address by DHCP (busybox udhcpc), as a VM
+    does; plugged into the bridge by `attach`, unplugged (the VM stops) by `detach`."""
+    name = unique_name("gst")
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    script = tmp_path / "udhcpc.sh"
+    script.write_text(UDHCPC_SCRIPT)
+    script.chmod(0o755)
+    yield Guest(name, topo.ns("host"), script)
+    delete_namespace(name)
+
+
+def leased(vm: Guest) -> None:
+    """netc's dnsmasq answers: a VM started on virbr0 leases an address of the network's range
+    (and stops again).
+
+    A bridge with no MAC set takes the lowest of its ports' MACs, so the VM's port would move
+    the bridge's MAC while the host's ARP (dnsmasq's ping before an offer) tells the other
+    guests, whose caches then miss when it moves back. libvirt gives a VM's tap a MAC starting
+    with fe: for exactly this reason; the VM's port here gets one too."""
+    vm.attach("virbr0")
+    nsrun(vm.host_ns, "ip", "link", "set", "gp0", "address", "fe:54:00:00:00:01")
+    try:
+        address = ipaddress.ip_address(vm.lease())
+    finally:
+        vm.detach()
+    assert address in ipaddress.ip_network("192.168.122.0/24") and int(address) & 0xFF >= 2
+
+
+def kill_dnsmasq(ns: str) -> None:
+    """What a reboot does to the daemons netc started in the namespace: gone, files left."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        try:
+            comm = open(f"/proc/{pid}/comm").read().strip()
+        except OSError:
+            continue
+        if comm == "dnsmasq":
+            os.kill(int(pid), signal.SIGKILL)
+            while os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.02)
+
+
 def attach_guests(topo, bridge: str = "virbr0") -> None:
     """Plug the guests' host-side ports into the bridge, as qemu/libvirt do when guests start."""
     for port in ("vnet0", "vnet1"):
         topo.run("host", "ip", "link", "set", port, "master", bridge)
 
 
-def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, flavour):
+def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, flavour, vm):
     """A network netc brought up alone (its own bridge): start, reboot, firewall restart, down.
 
-    The reboot takes the rules, the bridge netc created and the forwarding netc turned on. The
-    boot unit runs `netc restore --bridges`: the rules, the bridge with netc's address, and the
-    forwarding come back; plain `netc restore` (the reload unit's) loads the rules only.
+    The reboot takes the rules, the bridge netc created, its dnsmasq and the forwarding netc
+    turned on. The boot unit runs `netc restore --bridges`: the rules, the bridge with netc's
+    address, its DHCP/DNS server and the forwarding come back; plain `netc restore` (the
+    reload unit's) loads the rules only.
     """
     host = topo.ns("host")
     topo.run("host", "ip", "link", "del", "virbr0")  # no libvirt here: netc makes the bridge
@@ -207,32 +260,42 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
     # Start.
     code, out, err = cli(host, "apply", DEFAULT_NET, "--backend", backend_of(flavour))
     assert code == 0 and "bridge virbr0 (created)" in out, err
+    assert "network default: dnsmasq: started" in out
     attach_guests(topo)
     guest_works(topo)
+    leased(vm)
     in_sync(cli, host)
     state_file = os.path.join(os.environ["NETC_STATE_DIR"], f"state@{host}.json")
     assert json.load(open(state_file))["sysctls"] == {"net.ipv4.ip_forward": "0"}
 
-    # Reboot (simulated): rules, netc's bridge and forwarding are gone; the state stays.
+    # Reboot (simulated): rules, netc's bridge, its dnsmasq and forwarding are gone; the state
+    # (and dnsmasq's files beside it) stays.
     wipe(host, flavour)
     topo.run("host", "ip", "link", "del", "virbr0")
+    kill_dnsmasq(host)
     topo.run("host", "sysctl", "-qw", "net.ipv4.ip_forward=0")
     code, out, err = cli(host, "restore")  # rules only, as the reload unit does
     assert code == 0, err
     assert "forwarding: net.ipv4.ip_forward = 1 (again)" in out
     assert "bridges not there yet: virbr0" in out
     assert "virbr0" not in topo.run("host", "ip", "link")
+    assert "dnsmasq" not in out  # plain restore starts no daemon
     code, out, _ = cli(host, "status")
     assert code == 1 and "network default: bridge virbr0 missing" in out
+    assert "`netc restore --bridges` creates it again" in out
+    assert "network default: its dnsmasq is not running" in out
     code, out, err = cli(host, "restore", "--bridges")  # the boot unit's command
     assert code == 0, err
     assert "rules: already in" in out
     assert "network default: bridge virbr0 (created again, netc's), 192.168.122.1/24, up" in out
+    assert "network default: dnsmasq: started" in out
     attach_guests(topo)  # the guests start again
     in_sync(cli, host)
     guest_works(topo)
+    leased(vm)  # DHCP is back too
     again = cli(host, "restore", "--bridges")
     assert again[0] == 0 and "bridge" not in again[1]
+    assert "network default: dnsmasq: running" in again[1]  # the same server, kept
     assert netc_copies(host, flavour) == 1
 
     # `systemctl restart nftables` (or the iptables service): rules only.
@@ -246,7 +309,7 @@ def test_users_day_netc_bridge_survives_reboot_and_nftables_restart(topo, cli, f
 
     # Undo: the host is as it was before netc, forwarding off again.
     code, out, err = cli(host, "down")
-    assert code == 0 and "bridge virbr0 deleted" in out, err
+    assert code == 0 and "bridge virbr0 deleted" in out and "dnsmasq stopped" in out, err
     assert rules_and_links(host) == before
     assert not os.path.exists(state_file)
     code, out, err = cli(host, "restore")
@@ -286,4 +349,26 @@ def test_restore_without_the_backends_tools_changes_nothing(netc, tmp_path, monk
     assert "the iptables backend needs 'iptables-restore'" in result.err
     assert snapshot(netc.ns) == before
     assert netc("restore").code == 0 and netc("status").code == 0
+    assert netc("down").code == 0
+
+
+def test_restore_bridges_without_dnsmasq_changes_nothing(netc, monkeypatch):
+    """The boot unit's restore needs dnsmasq for a network netc serves: checked first."""
+    from netc.host import dnsmasq
+
+    assert netc("apply", DEFAULT_NET).code == 0
+    nsrun(netc.ns, "nft", "flush", "ruleset")
+    nsrun(netc.ns, "ip", "link", "del", "virbr0")
+    kill_dnsmasq(netc.ns)
+    before = snapshot(netc.ns)
+    which = dnsmasq.which
+    monkeypatch.setattr(dnsmasq, "which", lambda binary: None)
+    result = netc("restore", "--bridges")
+    monkeypatch.setattr(dnsmasq, "which", which)
+    assert result.code == 2 and result.out == "", result.out
+    assert "dnsmasq is not installed" in result.err and "Traceback" not in result.err
+    assert snapshot(netc.ns) == before
+    result = netc("restore", "--bridges")
+    assert result.code == 0 and "network default: dnsmasq: started" in result.out, result.err
+    assert netc("status").code == 0
     assert netc("down").code == 0
