@@ -108,6 +108,9 @@ def config(net: Network, server: Server) -> str:
         else:
             for rng in subnet.dhcp_ranges:
                 lines.append(f"dhcp-range={rng.first},{rng.last},{gateway.network.prefixlen}")
+            if subnet.dhcp_hosts and not subnet.dhcp_ranges:  # reserved hosts only, as libvirt
+                network = gateway.network
+                lines.append(f"dhcp-range={network.network_address},static,{network.prefixlen}")
             if subnet.dhcp_ranges or subnet.dhcp_hosts:
                 lines.append("enable-ra")
         for host in subnet.dhcp_hosts:

@@ -8,6 +8,7 @@ imported inside the functions: `netc compile` never pays for it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,6 +79,22 @@ def _gateways(net: Network) -> list[IPInterface]:
     return [subnet.gateway for subnet in net.subnets]
 
 
+def fixed_mac(network: str, bridge: str) -> str:
+    """The MAC address netc gives a bridge it creates: the same for a network and bridge name on
+    every apply, re-apply and `restore --bridges` after a reboot.
+
+    A bridge without a MAC of its own takes the lowest MAC among its ports, so a guest starting
+    or stopping moves it and every other guest's ARP entry for the gateway goes stale (DHCP, DNS
+    and routing through the gateway fail until it expires). A MAC set explicitly (libvirt sets
+    the network's `<mac>` when it creates the bridge) is kept by the kernel whatever the ports.
+    02: (locally administered, unicast) with 40 bits of hash stays out of 52:54:00, the block
+    libvirt and qemu draw guest MACs from with 24 random bits, so a bridge never shares a MAC
+    with a guest on it.
+    """
+    digest = hashlib.sha256(f"netc bridge\0{network}\0{bridge}".encode()).digest()
+    return ":".join(f"{byte:02x}" for byte in (0x02, *digest[:5]))
+
+
 def bring_up(
     netns: str | None,
     net: Network,
@@ -85,7 +102,8 @@ def bring_up(
     before: LinkInfo | None,
     previous: NetworkState | None,
 ) -> NetworkState:
-    """Create (if missing), address and raise one network's bridge; returns what netc owns now.
+    """Create (if missing, with `fixed_mac`), address and raise one network's bridge; returns
+    what netc owns now. A bridge that was there keeps its MAC: it is not netc's to change.
 
     `previous` is what an earlier apply recorded: a bridge netc created stays netc's, and an
     address netc added and the file no longer declares is taken away again.
@@ -98,7 +116,13 @@ def bring_up(
     owned_before = set(previous.addresses) if previous else set()
     with _ipr(netns) as ipr:
         if before is None:
-            ipr.link("add", ifname=net.bridge, kind="bridge", br_stp_state=0)
+            ipr.link(
+                "add",
+                ifname=net.bridge,
+                kind="bridge",
+                br_stp_state=0,
+                address=fixed_mac(net.name, net.bridge),
+            )
         index = _index(ipr, net.bridge)
         assert index is not None  # it exists: checked before, or created just now
         if before is None:
