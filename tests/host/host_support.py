@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,3 +193,17 @@ def corpus_commands(name: str) -> list[list[str]]:
                 commands.append(current)
             current = []
     return [c for c in commands if "--list-rules" not in c]
+
+
+def kill_dnsmasq(ns: str) -> None:
+    """What a reboot does to the daemons netc started in the namespace: gone, files left."""
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "dnsmasq":
+            os.kill(int(pid), signal.SIGKILL)
+            while os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.02)

@@ -9,15 +9,12 @@ did not create keeps its MAC, whoever set it.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dhcp_guest import LAB
+from host_support import kill_dnsmasq
 from kernel_support import nsrun
 from netc.host.links import fixed_mac
 
@@ -105,20 +102,6 @@ def test_users_day_a_vm_with_a_low_mac_comes_and_goes(netc, guest, tmp_path):
     guest.detach()
     result = netc("down", lab_file(tmp_path))
     assert result.code == 0 and "bridge brlab deleted" in result.out, result.err
-
-
-def kill_dnsmasq(ns: str) -> None:
-    """What a reboot does to the daemons netc started in the namespace."""
-    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-    for pid in pids.split():
-        try:
-            comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        except OSError:
-            continue
-        if comm == "dnsmasq":
-            os.kill(int(pid), signal.SIGKILL)
-            while os.path.exists(f"/proc/{pid}"):
-                time.sleep(0.02)
 
 
 def test_the_same_mac_after_down_and_apply_and_after_a_reboot(netc, tmp_path):

@@ -15,14 +15,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 
 import pytest
 
 from dhcp_guest import UDHCPC_SCRIPT, Guest
-from host_support import DEFAULT_NET, IPTABLES_TOOLS, snapshot
+from host_support import DEFAULT_NET, IPTABLES_TOOLS, kill_dnsmasq, snapshot
 from kernel_support import delete_namespace, nsrun, require_kernel, unique_name
 
 pytestmark = pytest.mark.kernel
@@ -221,20 +219,6 @@ def leased(vm: Guest) -> None:
     finally:
         vm.detach()
     assert address in ipaddress.ip_network("192.168.122.0/24") and int(address) & 0xFF >= 2
-
-
-def kill_dnsmasq(ns: str) -> None:
-    """What a reboot does to the daemons netc started in the namespace: gone, files left."""
-    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-    for pid in pids.split():
-        try:
-            comm = open(f"/proc/{pid}/comm").read().strip()
-        except OSError:
-            continue
-        if comm == "dnsmasq":
-            os.kill(int(pid), signal.SIGKILL)
-            while os.path.exists(f"/proc/{pid}"):
-                time.sleep(0.02)
 
 
 def attach_guests(topo, bridge: str = "virbr0") -> None:
