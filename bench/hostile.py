@@ -155,86 +155,84 @@ def run(args: list[str], scratch: Path) -> Run:
     return Run(wall, cpu, usage.ru_maxrss / 1024, proc.returncode, errors)
 
 
+def _check(
+    d: Path, file: str, text: str, name: str, seconds: float, exit: int, errors: int
+) -> Case:
+    """A `netc check` case on `text`, written to `file` in the scratch folder `d`."""
+    (d / file).write_text(text)
+    return Case(name, ["check", str(d / file)], seconds, None, exit, errors)
+
+
+def _per_mb(text: str) -> float:
+    """The budget of an input that is mostly errors: proportional to its size."""
+    return ERRORS_PER_MB_S * len(text) / MB
+
+
 def cases(d: Path, quick: bool) -> list[Case]:
     scale = 100 if quick else 1
-    out = []
-
     bad, count = bad_gateways(MB // scale)
-    (d / "bad.net").write_text(bad)
-    out.append(
-        Case(
+    syntax = syntax_error_at_end(47 * MB // 10 // scale)
+    unreadable = unreadable_at_both_ends(MB // scale)
+    same, copies = identical_subnets(MB // scale)
+    n = 60_000 // scale
+    wide_first = wide_before_ports(n)
+    out = [
+        _check(
+            d,
+            "bad.net",
+            bad,
             f"{len(bad) / MB:.2f} MB of bad input reported",
-            ["check", str(d / "bad.net")],
-            ERRORS_PER_MB_S * len(bad) / MB,
-            None,
+            _per_mb(bad),
             2,
             count,
-        )
-    )
-
-    text = syntax_error_at_end(47 * MB // 10 // scale)
-    (d / "syntax.net").write_text(text)
-    out.append(
-        Case(
-            f"{len(text) / MB:.2f} MB, one syntax error at the end",
-            ["check", str(d / "syntax.net")],
-            ERRORS_PER_MB_S * len(text) / MB,
-            None,
+        ),
+        _check(
+            d,
+            "syntax.net",
+            syntax,
+            f"{len(syntax) / MB:.2f} MB, one syntax error at the end",
+            _per_mb(syntax),
             2,
             1,
-        )
-    )
-
-    text = unreadable_at_both_ends(MB // scale)
-    (d / "unreadable.net").write_text(text)
-    name = f"{len(text) / MB:.2f} MB, unreadable characters at both ends"
-    out.append(
-        Case(
-            name, ["check", str(d / "unreadable.net")], ERRORS_PER_MB_S * len(text) / MB, None, 2, 2
-        )
-    )
-
-    same, count = identical_subnets(MB // scale)
-    (d / "same.net").write_text(same)
-    out.append(
-        Case(
-            f"{len(same) / MB:.2f} MB of identical subnets ({count:,})",
-            ["check", str(d / "same.net")],
-            ERRORS_PER_MB_S * len(same) / MB,
-            None,
+        ),
+        _check(
+            d,
+            "unreadable.net",
+            unreadable,
+            f"{len(unreadable) / MB:.2f} MB, unreadable characters at both ends",
+            _per_mb(unreadable),
             2,
-            count - 1,
-        )
-    )
-
-    n = 60_000 // scale
-    (d / "forwards.net").write_text(forwards(n))
-    out.append(Case(f"{n:,} forwards checked", ["check", str(d / "forwards.net")], 2.0, None, 0, 0))
-
-    (d / "wide_last.net").write_text(wide_after_ranges(n // 2))
-    out.append(
-        Case(
+            2,
+        ),
+        _check(
+            d,
+            "same.net",
+            same,
+            f"{len(same) / MB:.2f} MB of identical subnets ({copies:,})",
+            _per_mb(same),
+            2,
+            copies - 1,
+        ),
+        _check(d, "forwards.net", forwards(n), f"{n:,} forwards checked", 2.0, 0, 0),
+        _check(
+            d,
+            "wide_last.net",
+            wide_after_ranges(n // 2),
             f"{n // 2:,} range forwards, then a wide one",
-            ["check", str(d / "wide_last.net")],
             2.0,
-            None,
             2,
             1,
-        )
-    )
-
-    text = wide_before_ports(n)
-    (d / "wide_first.net").write_text(text)
-    out.append(
-        Case(
-            f"a wide forward, then {n:,} inside it ({len(text) / MB:.1f} MB)",
-            ["check", str(d / "wide_first.net")],
-            max(2.0, ERRORS_PER_MB_S * len(text) / MB),
-            None,
+        ),
+        _check(
+            d,
+            "wide_first.net",
+            wide_first,
+            f"a wide forward, then {n:,} inside it ({len(wide_first) / MB:.1f} MB)",
+            max(2.0, _per_mb(wide_first)),
             2,
             n,
-        )
-    )
+        ),
+    ]
 
     many = d / "many.net"
     many.write_text(networks_for_rules(40_000 // scale))
