@@ -82,7 +82,7 @@ def status(files: Sequence[str], where: Where) -> Status:
             problem = dnsmasq.drift(net, dnsmasq.Server(directory, net.name))
             if problem:
                 drift = True
-                report.say(f"drift: {problem}; `netc apply` restarts it")
+                report.say(f"drift: {problem}; `netc restore --bridges` starts it again")
     exposing = {net.name for net in declared if net.port_forwards}
     found = links.inspect(where.netns, [n.bridge for n in old.networks])
     for owned in old.networks:
