@@ -44,10 +44,23 @@ class FieldClasses:
         if len(self.reps) == 1:
             return 0
         if self.spans is not None and value is not None:
-            starts = [s[0] for s in self.spans]
-            i = bisect.bisect_right(starts, value) - 1
-            return i
+            # by the spans' starts, without copying them out (O(log n), called per NAT state)
+            return bisect.bisect_right(self.spans, value, key=lambda span: span[0]) - 1
         return self.reps.index(value)
+
+    def class_of(self, value: Any) -> int | None:
+        """The class holding `value`, or None when no class does (a value of another type,
+        below every interval, or a name no class stands for)."""
+        try:
+            i = self.index_of(value)
+        except (ValueError, TypeError):
+            return None
+        if not 0 <= i < len(self.reps):
+            return None
+        if self.spans is not None and value is not None:
+            lo, hi = self.spans[i]
+            return i if lo <= value <= hi else None
+        return i if self.reps[i] == value else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,7 @@ def fold(domain: Domain, everything: Cube, states: list[tuple[dict, tuple]]) -> 
     classed: dict[frozenset, list[tuple[dict, tuple, dict[int, int]]]] = {}
     groups: list[_Group] = []
     for rw, nats in states:
-        found = {f: _class_of(domain, f, v) for f, v in rw.items()}
+        found = {f: domain.fields[f].class_of(v) for f, v in rw.items()}
         classes = {f: c for f, c in found.items() if c is not None}
         if len(classes) < len(found):
             groups.append(_plain(everything, rw, nats))
@@ -162,21 +162,6 @@ def fold(domain: Domain, everything: Cube, states: list[tuple[dict, tuple]]) -> 
 
 def _rest(classes: dict, field) -> tuple:
     return tuple(sorted((f, c) for f, c in classes.items() if f != field))
-
-
-def _class_of(domain: Domain, f: int, value) -> int | None:
-    """The class of `value` in field `f`, or None when no class holds exactly that value."""
-    fc = domain.fields[f]
-    try:
-        i = fc.index_of(value)
-    except (ValueError, TypeError):
-        return None
-    if not 0 <= i < len(fc):
-        return None
-    if fc.spans is not None and value is not None:
-        lo, hi = fc.spans[i]
-        return i if lo <= value <= hi else None
-    return i if fc.reps[i] == value else None
 
 
 def _candidates(eng: SymbolicEngine, domain: Domain, cube: Cube) -> list[tuple[Cube, bool]]:

@@ -95,14 +95,6 @@ def _field_index(reps: tuple) -> _FieldIndex:
     return _FieldIndex(reps, present, absent, offset, starts, names)
 
 
-def _class_holds(fc, i: int, value) -> bool:
-    """Whether class `i` of `fc` is the class of `value` (a span holds it, or it is the rep)."""
-    if fc.spans is not None and value is not None:
-        lo, hi = fc.spans[i]
-        return lo <= value <= hi
-    return fc.reps[i] == value
-
-
 def _slow_mask(atom: Atom, reps: tuple) -> int:
     m = 0
     for i, rep in enumerate(reps):
@@ -285,12 +277,8 @@ class SymbolicEngine:
         hit = self.value_masks.get(key)
         if hit is None:
             fc = self.domain.fields[f]
-            try:
-                i = fc.index_of(value)
-            except (ValueError, TypeError):
-                i = -1
-            ok = 0 <= i < len(fc) and _class_holds(fc, i, value)
-            hit = self.value_masks[key] = (1 << i) if ok else (1 << len(fc)) - 1
+            i = fc.class_of(value)
+            hit = self.value_masks[key] = (1 << i) if i is not None else (1 << len(fc)) - 1
         return hit
 
     def chain_index_of(self, chain: Chain) -> EntryIndex:
