@@ -53,39 +53,44 @@ class Run:
     errors: int
 
 
-def bad_gateways(size: int) -> tuple[str, int]:
-    """About `size` bytes of networks whose address is their subnet's broadcast address: one
-    located error each (value errors are all reported, syntax errors stop at 20)."""
+def _repeat(size: int, network) -> tuple[str, int]:
+    """`network(i)` for i = 0, 1, ... until about `size` bytes: the text and the count."""
     out, total, i = [], 0, 0
     while total < size:
-        out.append(f"network n{i} {{\n  bridge b{i}\n  ip 10.{i // 250}.{i % 250}.255/24\n}}\n")
+        out.append(network(i))
         total += len(out[-1])
         i += 1
     return "".join(out), i
 
 
+def _valid(size: int) -> str:
+    """About `size` bytes of generated valid networks."""
+    return networks(max(1, size * 1000 // len(networks(1000))))
+
+
+def bad_gateways(size: int) -> tuple[str, int]:
+    """About `size` bytes of networks whose address is their subnet's broadcast address: one
+    located error each (value errors are all reported, syntax errors stop at 20)."""
+    return _repeat(
+        size, lambda i: f"network n{i} {{\n  bridge b{i}\n  ip 10.{i // 250}.{i % 250}.255/24\n}}\n"
+    )
+
+
 def syntax_error_at_end(size: int) -> str:
     """About `size` bytes of valid networks, then one network with a syntax error."""
-    count = max(1, size * 1000 // len(networks(1000)))
-    return networks(count) + "network broken {\n  bridge zz\n  ip 10.255.255.1/24 garbage\n}\n"
+    return _valid(size) + "network broken {\n  bridge zz\n  ip 10.255.255.1/24 garbage\n}\n"
 
 
 def unreadable_at_both_ends(size: int) -> str:
     """About `size` bytes of valid networks between two with a character no token starts with
     (each restarts Lark's lexer, which only lexes from a text's start)."""
-    count = max(1, size * 1000 // len(networks(1000)))
     bad = "network bad{0} {{ bridge bad{0}; ip 10.255.{0}.1/24 }}\n"
-    return bad.format(0) + networks(count) + bad.format(1)
+    return bad.format(0) + _valid(size) + bad.format(1)
 
 
 def identical_subnets(size: int) -> tuple[str, int]:
     """About `size` bytes of networks that all have the same subnet: each overlaps the first."""
-    out, total, i = [], 0, 0
-    while total < size:
-        out.append(f"network n{i} {{ bridge b{i} ip 192.168.1.1/24 }}\n")
-        total += len(out[-1])
-        i += 1
-    return "".join(out), i
+    return _repeat(size, lambda i: f"network n{i} {{ bridge b{i} ip 192.168.1.1/24 }}\n")
 
 
 def _exposes(lines: list[str]) -> str:
